@@ -43,7 +43,8 @@ def sample(model, vocab, prefix="", length=200, temperature=1.0, top_k=None, see
     """Generate text: feed the prefix, then draw `length` tokens one at a time.
 
     An empty prefix starts from <eos>, the token that separates items in training.
-    With stop_at_eos, generation ends at the first <eos> (whole names, say).
+    With stop_at_eos, generation ends at the first <eos> (whole names, say); otherwise
+    each <eos> is written as a line break. <pad> is never drawn.
     Returns the prefix followed by the generated text.
     """
     checks.positive("length", length, integer=True)
@@ -54,11 +55,17 @@ def sample(model, vocab, prefix="", length=200, temperature=1.0, top_k=None, see
     state = None
     for token in start:
         logits, state = model.step(np.array([token]), state)
-    generated = []
+    lines, line = [], []
     for _ in range(length):
+        if vocab.pad_id is not None:
+            logits[:, vocab.pad_id] = -np.inf
         token = int(sample_next(logits, rng, temperature, top_k)[0])
-        if stop_at_eos and token == vocab.eos_id:
-            break
-        generated.append(token)
+        if token == vocab.eos_id:
+            if stop_at_eos:
+                break
+            lines.append(line)
+            line = []
+        else:
+            line.append(token)
         logits, state = model.step(np.array([token]), state)
-    return prefix + vocab.decode(np.array(generated, dtype=np.int64), skip_specials=stop_at_eos)
+    return prefix + "\n".join(vocab.decode(np.array(ids, dtype=np.int64)) for ids in lines + [line])
