@@ -89,7 +89,8 @@ def train(model, optimizer, batches, steps, clip=5.0, val_fn=None, eval_every=10
             x, y, ignore = get_batch(step)
             if not carry_state or (period and step % period == 0):
                 state = None
-            loss, grads, new_state = model.loss_and_grads(x, y, state, ignore_index=ignore)
+            with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported below
+                loss, grads, new_state = model.loss_and_grads(x, y, state, ignore_index=ignore)
             if not math.isfinite(loss):
                 history.stopped_reason = (f"the loss became {loss} at step {step}; training stopped before "
                                           "that update, keeping the last finite parameters. Try a smaller "
