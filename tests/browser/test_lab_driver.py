@@ -1,0 +1,87 @@
+"""The browser helpers themselves, proved on small fixture notebooks.
+
+If these pass, a course-notebook test that fails points at the notebook, not at the
+harness; and the unwired-slider test shows the harness can tell a dead slider from a
+live one.
+"""
+import re
+from pathlib import Path
+
+import pytest
+
+from labdriver import OutputUnchanged, browser_required, missing_browser_tools
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_chromium_and_playwright_are_available():
+    missing = missing_browser_tools()
+    if missing and not browser_required():
+        pytest.skip("; ".join(missing))
+    assert not missing, "; ".join(missing)
+
+
+def test_a_wired_slider_redraws_its_plot_and_its_printed_number(open_notebook):
+    notebook = open_notebook(FIXTURES / "slider_plot.ipynb")
+    print(f"Run All: {notebook.run_all():.1f} s")
+    slider = notebook.slider("weight scale")
+    outputs = notebook.widget_outputs(slider.cell)
+    before = notebook.snapshot(outputs)
+    assert len(before.images) == 1 and "gradient norm 30 steps back: 1\n" in before.text + "\n"
+
+    assert slider.press("ArrowRight") == "1.10"
+    after = notebook.wait_for_change(outputs, before, what="the weight scale plot")
+
+    assert after.images != before.images, "the plot's image did not change"
+    assert "gradient norm 30 steps back: 15.9" in after.text  # 1.1 ** 29
+    notebook.screenshot("fixture-slider-moved", show=outputs)
+    notebook.console.assert_clean()
+
+
+def test_an_unwired_slider_is_reported_as_not_changing_its_output(open_notebook):
+    notebook = open_notebook(FIXTURES / "slider_plot.ipynb")
+    notebook.run_all()
+    slider = notebook.slider("unwired scale")
+    outputs = notebook.widget_outputs(slider.cell)
+    before = notebook.snapshot(outputs)
+
+    slider.press("ArrowRight")
+    with pytest.raises(OutputUnchanged, match="did not change within 5 s"):
+        notebook.wait_for_change(outputs, before, timeout=5)
+    notebook.console.assert_clean()
+
+
+def test_train_moves_progress_and_curve_and_stop_keeps_the_model(open_notebook):
+    notebook = open_notebook(FIXTURES / "train_panel.ipynb")
+    notebook.run_all()
+    panel = notebook.cell_of(notebook.button("Train"))
+    progress = notebook.progress(within=panel)
+    curve = notebook.widget_outputs(panel)
+    assert progress() == 0
+
+    notebook.button("Train").click()
+    notebook.wait_until(lambda: progress() > 0, "the progress bar to move after Train")
+    first_curve = notebook.wait_for_change(curve, notebook.snapshot(curve), what="the loss curve")
+    notebook.wait_for_change(curve, first_curve, what="the loss curve, a second time")
+    notebook.screenshot("fixture-panel-training", show=curve)
+
+    notebook.button("Stop").click()
+    status = panel.locator(".widget-label", has_text="stopped at step")
+    status.wait_for(timeout=10_000)
+    stopped_at = int(re.search(r"stopped at step (\d+)", status.text_content()).group(1))
+    assert 0 < stopped_at < 2000
+    notebook.page.wait_for_timeout(1000)
+    assert progress() == pytest.approx(100 * stopped_at / 2000, abs=0.1), "training went on after Stop"
+
+    kept = notebook.append_and_run("print(model.steps, model.w != 0.0)")
+    assert kept.split() == [str(stopped_at), "True"]
+    notebook.screenshot("fixture-panel-stopped", show=curve)
+    notebook.console.assert_clean()
+
+
+def test_console_errors_are_caught(open_notebook):
+    notebook = open_notebook(FIXTURES / "slider_plot.ipynb")
+    notebook.page.evaluate("console.error('a deliberate error')")
+    notebook.page.wait_for_timeout(200)
+    with pytest.raises(AssertionError, match="a deliberate error"):
+        notebook.console.assert_clean()
