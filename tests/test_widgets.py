@@ -1,8 +1,13 @@
 import base64
+import re
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import ipywidgets
 import matplotlib.pyplot as plt
+import nbformat
 import numpy as np
 import pytest
 
@@ -254,3 +259,50 @@ def test_panel_arguments_are_checked():
         small_panel(recorder, hidden_size=(8.0, 4, 16))
     with pytest.raises(ValueError, match=r"training steps: value must lie in \[min, max\]"):
         small_panel(recorder, steps=(5, 10, 100))
+
+
+# -- strict nbval on a notebook that uses all of the above ---------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "widgets_demo.ipynb"
+
+
+def run_strict_nbval(notebook, cwd):
+    """Run pytest --nbval (outputs compared) on one notebook in a fresh process; return its report."""
+    command = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+               "-o", "addopts=", "--rootdir", str(cwd), "-rA",
+               "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), str(notebook)]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_fixture_notebook_has_stored_outputs_to_compare():
+    notebook = nbformat.read(FIXTURE, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    # nbval does not compare cells that were never run: an unexecuted fixture would pass vacuously
+    assert all(cell.execution_count is not None for cell in code)
+    training = code[1]
+    assert "ProgressBar" not in training.source and "NBVAL" not in training.source
+    assert [o.get("text") for o in training.outputs if o.output_type == "stream"] == [
+        "training: step 200/200  loss 1.150\nfinal training loss 1.150\n"]
+
+
+def test_training_cells_with_progress_bars_pass_strict_nbval(tmp_path):
+    code, report = run_strict_nbval(FIXTURE, tmp_path)
+    assert code == 0, report
+    assert "10 passed" in report
+
+
+def test_strict_nbval_does_compare_these_cells(tmp_path):
+    """Negative control: a changed summary line and a raw interact cell without its marker fail."""
+    notebook = nbformat.read(FIXTURE, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for output in code[1].outputs:
+        if output.output_type == "stream":
+            output.text = output.text.replace("loss 1.150", "loss 9.999")
+    code[-1].source = code[-1].source.replace("# NBVAL_IGNORE_OUTPUT\n", "")
+    mutated = tmp_path / "mutated.ipynb"
+    nbformat.write(notebook, mutated)
+    exit_code, report = run_strict_nbval(mutated, tmp_path)
+    assert exit_code != 0
+    assert re.findall(r"^FAILED \S+::(Cell \d+)", report, flags=re.MULTILINE) == ["Cell 1", "Cell 9"], report
