@@ -11,20 +11,10 @@ import pytest
 
 import labdriver
 
-REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ARTIFACTS = REPO / "test-artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 # The fixture notebooks are opened in the browser, never collected (e.g. by nbval).
 collect_ignore_glob = ["fixtures/*"]
-
-INSTALL_HINT = (
-    "Install Chromium with `sudo apt-get install chromium` (Debian/Ubuntu; or point "
-    "COURSE_CHROMIUM at a Chromium/Chrome binary) and the test extras with "
-    "`pip install -e .[test]`. `playwright install` is not needed: the tests drive the "
-    "system Chromium."
-)
 
 
 def pytest_configure(config):
@@ -50,7 +40,7 @@ def pytest_runtest_makereport(item, call):
 def chromium_path():
     missing = labdriver.missing_browser_tools()
     if missing:
-        message = "browser tests cannot run: " + "; ".join(missing) + ". " + INSTALL_HINT
+        message = labdriver.unavailable_message(missing)
         if labdriver.browser_required():
             pytest.fail(message + " (COURSE_REQUIRE_BROWSER=1: this is a failure, not a skip)", pytrace=False)
         pytest.skip(message)

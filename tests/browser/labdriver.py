@@ -74,6 +74,18 @@ def missing_browser_tools():
     return missing
 
 
+INSTALL_HINT = (
+    "Install Chromium with `sudo apt-get install chromium` (Debian/Ubuntu; or point "
+    "COURSE_CHROMIUM at a Chromium/Chrome binary) and the test extras with "
+    "`pip install -e .[test]`. `playwright install` is not needed: the tests drive the "
+    "system Chromium."
+)
+
+
+def unavailable_message(missing):
+    return "browser tests cannot run: " + "; ".join(missing) + ". " + INSTALL_HINT
+
+
 def browser_required():
     """True under COURSE_REQUIRE_BROWSER=1 (.ci/run): missing tools fail instead of skip."""
     return os.environ.get("COURSE_REQUIRE_BROWSER") == "1"

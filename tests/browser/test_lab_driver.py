@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labdriver import OutputUnchanged, browser_required, missing_browser_tools
+from labdriver import OutputUnchanged, browser_required, missing_browser_tools, unavailable_message
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -17,8 +17,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def test_chromium_and_playwright_are_available():
     missing = missing_browser_tools()
     if missing and not browser_required():
-        pytest.skip("; ".join(missing))
-    assert not missing, "; ".join(missing)
+        pytest.skip(unavailable_message(missing))
+    assert not missing, unavailable_message(missing) + " (COURSE_REQUIRE_BROWSER=1: a failure, not a skip)"
 
 
 def test_a_wired_slider_redraws_its_plot_and_its_printed_number(open_notebook):
