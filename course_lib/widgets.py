@@ -333,6 +333,7 @@ class TrainingPanel(_Panel):
         self.plot.outputs, self.samples.value = (), ""
         steps = settings["steps"]
         bar = ProgressBar(steps, label="training", into=(self.meter, self.caption))
+        status = "training ended"
         try:
             self.status.value = "building the model…"
             self.model, self.optimizer = self.make_model(settings["hidden_size"])
@@ -344,17 +345,19 @@ class TrainingPanel(_Panel):
                   progress=False, callback=self._after_eval, should_stop=lambda: self._poll(bar),
                   verbose=False, history=self.history)
             self._poll(bar)
-            self.status.value = self._summary()
+            status = self._summary()
         except Exception as error:
             self.error = error
-            self.status.value = (f"<span style='color:#b00'>training failed: {html.escape(type(error).__name__)}:"
-                                 f" {html.escape(str(error))}</span>")
+            status = (f"<span style='color:#b00'>training failed: {html.escape(type(error).__name__)}:"
+                      f" {html.escape(str(error))}</span>")
             if reraise:
                 raise
         finally:
             bar.close()
             self._draw()
             self._set_running(False)
+            # last: once the status says finished, stopped or failed, the panel is final
+            self.status.value = status
 
     def _poll(self, bar):
         """Called by train before every step: move the bar, report whether Stop was pressed."""
