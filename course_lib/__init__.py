@@ -8,6 +8,7 @@ Each module holds one concern: `data` (vocabularies, one-hot, batching), `corpor
 from threadpoolctl import threadpool_limits
 
 from .data import Vocabulary, one_hot
+from .exercises import check
 from .models import LanguageModel
 from .optim import SGD, AdaGrad, Adam, AdamW, clip_gradients
 from .sampling import sample
