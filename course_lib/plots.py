@@ -92,7 +92,7 @@ def plot_grad_norms_over_time(norms, ax=None, title="Gradient norm through time"
 
 def plot_heatmap(matrix, row_labels=None, col_labels=None, ax=None, title="Activations over time",
                  xlabel="time step", ylabel="hidden unit", cmap="RdBu_r", vmin=None, vmax=None,
-                 colorbar_label="value"):
+                 colorbar_label="value", colorbar=True):
     """A (rows, columns) matrix as colours, e.g. gates or hidden states (units x time).
 
     col_labels: a string (one character per column, e.g. the input text) or a list.
@@ -113,7 +113,8 @@ def plot_heatmap(matrix, row_labels=None, col_labels=None, ax=None, title="Activ
     _set_ticks(ax.set_xticks, ax.set_xticklabels, col_labels, cols)
     _set_ticks(ax.set_yticks, ax.set_yticklabels, row_labels, rows)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.figure.colorbar(image, ax=ax, label=colorbar_label)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=colorbar_label)
     return _finish(fig, ax)
 
 

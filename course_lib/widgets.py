@@ -26,6 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import plots
+from .data import one_hot
 from .progress import ProgressBar
 
 WIDE = {"description_width": "initial"}
@@ -209,20 +210,25 @@ class OneHotViewer(_Panel):
             self.ids_line.value = "<i>type something to see its one-hot rows</i>"
             self.output.outputs = ()
             return
-        ids = self.vocab.encode(tokens)
+        try:
+            ids = self.vocab.encode(tokens)
+        except KeyError as error:   # a vocabulary without <unk> cannot encode an unseen token
+            self.ids_line.value = f"<span style='color:#b00'>{html.escape(str(error.args[0]))}</span>"
+            self.output.outputs = ()
+            return
         self.ids_line.value = f"<code>ids = {html.escape(str(ids.tolist()))}</code>"
         self.output.outputs = (png_output(self.draw(tokens, ids)),)
 
     def draw(self, tokens, ids):
         size = len(self.vocab)
         columns = np.arange(size) if size <= self.max_columns else np.unique(ids)
-        matrix = (ids[:, None] == columns[None, :]).astype(float)
+        matrix = one_hot(ids, size)[:, columns]
         shown = "" if size <= self.max_columns else f" (the {len(columns)} non-zero of {size} columns)"
         fig = figure(figsize=(max(4.0, 0.18 * len(columns) + 1.5), max(2.0, 0.25 * len(tokens) + 1.3)))
         plots.plot_heatmap(matrix, row_labels=tokens, col_labels=[self.vocab.tokens[i] for i in columns],
                            ax=fig.add_subplot(), cmap="Greys", vmin=0, vmax=1,
                            title=f"One-hot rows: {len(tokens)} tokens x {size} vocabulary entries{shown}",
-                           xlabel="vocabulary entry", ylabel="typed token", colorbar_label="")
+                           xlabel="vocabulary entry", ylabel="typed token", colorbar=False)
         ax = fig.axes[0]
         ax.tick_params(axis="x", labelrotation=90)
         fig.tight_layout()

@@ -125,6 +125,13 @@ def test_one_hot_viewer_with_a_big_vocabulary_shows_only_used_columns():
     np.testing.assert_array_equal(matrix, [[1, 0], [0, 1], [1, 0]])
 
 
+def test_one_hot_viewer_explains_a_token_its_vocabulary_cannot_encode():
+    viewer = OneHotViewer(Vocabulary.build("abc", specials=()), text="ab")
+    viewer.text.value = "abz"
+    assert "unknown token &#x27;z&#x27;: it is not in the vocabulary" in viewer.ids_line.value
+    assert viewer.output.outputs == ()
+
+
 def test_one_hot_viewer_with_empty_text_asks_for_input():
     viewer = OneHotViewer(Vocabulary.build("abc"), text="")
     assert viewer.output.outputs == ()
