@@ -28,12 +28,54 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
+# Every notebook page open right now, so a failing test can be photographed.
+OPEN_PAGES = []
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    # Keep each phase's report on the item so fixtures can screenshot failures.
     outcome = yield
     report = outcome.get_result()
-    setattr(item, f"report_{report.when}", report)
+    if report.failed and report.when in ("setup", "call"):
+        for index, notebook in enumerate(OPEN_PAGES):
+            notebook.screenshot(f"{item.name}-FAILED-{index}")
+
+
+class NotebookPages:
+    """Notebooks opened on copies in a LabServer, one browser page each, closed together.
+
+    The copies live in the server's temporary root: JupyterLab autosaves, and the
+    repository's notebooks must never be written.
+    """
+
+    def __init__(self, server, browser, artifacts):
+        self.server, self.browser, self.artifacts = server, browser, artifacts
+        self.opened = []
+
+    def open(self, path):
+        path = Path(path)
+        if not path.exists():
+            pytest.fail(f"notebook {path} does not exist", pytrace=False)
+        relative = self.server.stage(path)
+        page = self.browser.new_page()
+        notebook = labdriver.Notebook(page, labdriver.ConsoleLog(page), self.artifacts)
+        self.opened.append(notebook)
+        OPEN_PAGES.append(notebook)
+        started = time.monotonic()
+        page.goto(self.server.notebook_url(relative))
+        notebook.wait_for_idle_kernel()
+        print(f"{path.name}: rendered with an idle kernel in {time.monotonic() - started:.1f} s")
+        return notebook
+
+    def close(self):
+        """Close every page and shut down the kernels; return console errors nobody checked."""
+        leftover = []
+        for notebook in self.opened:
+            leftover += notebook.console.unchecked()
+            OPEN_PAGES.remove(notebook)
+            notebook.page.close()
+        self.server.delete_sessions()
+        return leftover
 
 
 @pytest.fixture(scope="session")
@@ -78,40 +120,17 @@ def lab_server(chromium_path, artifacts, tmp_path_factory, request):
     server.stop()
 
 
-@pytest.fixture
-def open_notebook(lab_server, browser, artifacts, request):
-    """open_notebook(path) -> labdriver.Notebook, opened on a copy, with an idle kernel.
+@pytest.fixture(scope="module")
+def open_notebook(lab_server, browser, artifacts):
+    """open_notebook(path) -> labdriver.Notebook on a copy of path, with an idle kernel.
 
-    The copy lives in the server's temporary root (JupyterLab autosaves; the repository's
-    notebooks are never written). Console errors fail the test: tests call
-    `notebook.console.assert_clean()`, and teardown fails on any left unchecked.
+    Pages and kernels stay open for the module, so a notebook that takes minutes to run
+    is run once for all of the module's tests; each module has its own server, so no
+    module sees another's kernels or widget state. Console errors fail a test when it
+    calls `notebook.console.assert_clean()`; any left unchecked fail the module's teardown.
     """
-    lab_server.delete_sessions()
-    opened = []
-
-    def open_(path):
-        path = Path(path)
-        if not path.exists():
-            pytest.fail(f"notebook {path} does not exist", pytrace=False)
-        relative = lab_server.stage(path)
-        page = browser.new_page()
-        notebook = labdriver.Notebook(page, labdriver.ConsoleLog(page), artifacts)
-        opened.append(notebook)
-        started = time.monotonic()
-        page.goto(lab_server.notebook_url(relative))
-        notebook.wait_for_idle_kernel()
-        print(f"{path.name}: rendered with an idle kernel in {time.monotonic() - started:.1f} s")
-        return notebook
-
-    yield open_
-    failed = any(getattr(request.node, f"report_{when}", None) and getattr(request.node, f"report_{when}").failed
-                 for when in ("setup", "call"))
-    leftover = []
-    for index, notebook in enumerate(opened):
-        if failed:
-            notebook.screenshot(f"{request.node.name}-FAILED-{index}")
-        leftover += notebook.console.unchecked()
-        notebook.page.close()
-    lab_server.delete_sessions()
-    if leftover and not failed:
+    pages = NotebookPages(lab_server, browser, artifacts)
+    yield pages.open
+    leftover = pages.close()
+    if leftover:
         pytest.fail("JavaScript console errors:\n" + "\n".join(leftover), pytrace=False)

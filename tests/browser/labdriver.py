@@ -26,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[2]
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -100,6 +102,14 @@ def launch_chromium(playwright, user_data_dir, executable_path):
         args=CHROMIUM_ARGS,
         viewport={"width": 1400, "height": 1000},
     )
+
+
+def course_notebook(number):
+    """The repository's notebooks/<number>_*.ipynb; a clear failure when it is not there."""
+    found = sorted((REPO / "notebooks").glob(f"{number}_*.ipynb"))
+    if len(found) != 1:
+        raise AssertionError(f"expected exactly one notebooks/{number}_*.ipynb, found {[p.name for p in found]}")
+    return found[0]
 
 
 def free_loopback_port():
@@ -443,3 +453,22 @@ class Slider:
                 raise AssertionError(f"pressing {key} did not move the slider off {before}")
             time.sleep(0.05)
         return self.readout
+
+
+def move_slider_and_watch(notebook, description, artifact, timeout=20):
+    """Press ArrowRight on a slider and wait for its cell's widget outputs to change.
+
+    Screenshots `<artifact>-before` and `-after`. Returns ((readout before, after),
+    OutputSnapshot before, after); raises OutputUnchanged if nothing changed.
+    """
+    slider = notebook.slider(description)
+    outputs = notebook.widget_outputs(slider.cell)
+    before = notebook.snapshot(outputs)
+    readout_before = slider.readout
+    notebook.screenshot(f"{artifact}-before", show=outputs)
+    readout_after = slider.press("ArrowRight")
+    after = notebook.wait_for_change(
+        outputs, before, timeout=timeout,
+        what=f"the output under the slider {description!r} (moved {readout_before} -> {readout_after})")
+    notebook.screenshot(f"{artifact}-after", show=outputs)
+    return (readout_before, readout_after), before, after

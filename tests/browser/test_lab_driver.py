@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labdriver import OutputUnchanged, browser_required, missing_browser_tools, unavailable_message
+from labdriver import ConsoleLog, OutputUnchanged, browser_required, missing_browser_tools, unavailable_message
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -21,34 +21,38 @@ def test_chromium_and_playwright_are_available():
     assert not missing, unavailable_message(missing) + " (COURSE_REQUIRE_BROWSER=1: a failure, not a skip)"
 
 
-def test_a_wired_slider_redraws_its_plot_and_its_printed_number(open_notebook):
+@pytest.fixture(scope="module")
+def sliders(open_notebook):
+    """The slider fixture notebook, run once for the tests that move its sliders."""
     notebook = open_notebook(FIXTURES / "slider_plot.ipynb")
     print(f"Run All: {notebook.run_all():.1f} s")
-    slider = notebook.slider("weight scale")
-    outputs = notebook.widget_outputs(slider.cell)
-    before = notebook.snapshot(outputs)
+    return notebook
+
+
+def test_a_wired_slider_redraws_its_plot_and_its_printed_number(sliders):
+    slider = sliders.slider("weight scale")
+    outputs = sliders.widget_outputs(slider.cell)
+    before = sliders.snapshot(outputs)
     assert len(before.images) == 1 and "gradient norm 30 steps back: 1\n" in before.text + "\n"
 
     assert slider.press("ArrowRight") == "1.10"
-    after = notebook.wait_for_change(outputs, before, what="the weight scale plot")
+    after = sliders.wait_for_change(outputs, before, what="the weight scale plot")
 
     assert after.images != before.images, "the plot's image did not change"
     assert "gradient norm 30 steps back: 15.9" in after.text  # 1.1 ** 29
-    notebook.screenshot("fixture-slider-moved", show=outputs)
-    notebook.console.assert_clean()
+    sliders.screenshot("fixture-slider-moved", show=outputs)
+    sliders.console.assert_clean()
 
 
-def test_an_unwired_slider_is_reported_as_not_changing_its_output(open_notebook):
-    notebook = open_notebook(FIXTURES / "slider_plot.ipynb")
-    notebook.run_all()
-    slider = notebook.slider("unwired scale")
-    outputs = notebook.widget_outputs(slider.cell)
-    before = notebook.snapshot(outputs)
+def test_an_unwired_slider_is_reported_as_not_changing_its_output(sliders):
+    slider = sliders.slider("unwired scale")
+    outputs = sliders.widget_outputs(slider.cell)
+    before = sliders.snapshot(outputs)
 
     slider.press("ArrowRight")
     with pytest.raises(OutputUnchanged, match="did not change within 5 s"):
-        notebook.wait_for_change(outputs, before, timeout=5)
-    notebook.console.assert_clean()
+        sliders.wait_for_change(outputs, before, timeout=5)
+    sliders.console.assert_clean()
 
 
 def test_train_moves_progress_and_curve_and_stop_keeps_the_model(open_notebook):
@@ -79,9 +83,12 @@ def test_train_moves_progress_and_curve_and_stop_keeps_the_model(open_notebook):
     notebook.console.assert_clean()
 
 
-def test_console_errors_are_caught(open_notebook):
-    notebook = open_notebook(FIXTURES / "slider_plot.ipynb")
-    notebook.page.evaluate("console.error('a deliberate error')")
-    notebook.page.wait_for_timeout(200)
+def test_console_errors_are_caught(browser):
+    page = browser.new_page()
+    console = ConsoleLog(page)
+    page.set_content("<p>a page that logs an error</p>")
+    page.evaluate("console.error('a deliberate error')")
+    page.wait_for_timeout(200)
+    page.close()
     with pytest.raises(AssertionError, match="a deliberate error"):
-        notebook.console.assert_clean()
+        console.assert_clean()

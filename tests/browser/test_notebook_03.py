@@ -1,0 +1,25 @@
+"""Notebook 03 (the vanilla RNN) in JupyterLab: the recurrent-weight slider at work."""
+import re
+
+import pytest
+
+from labdriver import course_notebook, move_slider_and_watch
+
+RUN_ALL_TIMEOUT = 300   # seconds; the notebook trains small RNNs while it runs
+
+
+@pytest.fixture(scope="module")
+def vanilla_rnn(open_notebook):
+    notebook = open_notebook(course_notebook("03"))
+    print(f"03 Run All: {notebook.run_all(timeout=RUN_ALL_TIMEOUT):.1f} s")
+    return notebook
+
+
+def test_weight_scale_slider_redraws_the_gradient_norms_and_the_printed_number(vanilla_rnn):
+    readouts, before, after = move_slider_and_watch(
+        vanilla_rnn, re.compile(r"weight scale", re.IGNORECASE), "notebook03-weight-scale")
+
+    assert before.images and after.images, f"no gradient-norm plot under the slider: {after.describe()}"
+    assert after.images != before.images, f"the plot stayed the same when the slider went {readouts}"
+    assert after.text != before.text, f"the printed text stayed {before.text!r} when the slider went {readouts}"
+    vanilla_rnn.console.assert_clean()
