@@ -127,11 +127,12 @@ def hidden_test_lines(root):
 
 
 def find_leaks(folder, secrets):
-    """(file, line) for every secret line found in a text file under `folder`."""
-    leaks = []
+    """(file, line) for every secret line found in a text file under `folder` (or in that file)."""
+    leaks, folder = [], Path(folder)
     if not secrets:
         return leaks
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+    paths = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in paths:
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
@@ -142,7 +143,7 @@ def find_leaks(folder, secrets):
             found = secrets.intersection(line.strip() for line in text.splitlines())
         else:
             found = {s for s in secrets if s in text}
-        leaks += [(path.relative_to(folder), line) for line in sorted(found)]
+        leaks += [(path.relative_to(folder) if path != folder else Path(path.name), line) for line in sorted(found)]
     return leaks
 
 
