@@ -265,9 +265,22 @@ class OutputSnapshot:
     def __repr__(self):   # not the base64 of every image in a failure report
         return f"OutputSnapshot({self.describe()})"
 
+    def text_without(self, values):
+        """The text with every number equal to one of `values` replaced by '#'.
+
+        A callback that prints the slider's own value ("temperature 1.10: ...") changes
+        its text even when what it computes ignores the slider; masking that echo
+        leaves only what was computed to compare.
+        """
+        echoed = {float(value) for value in values}
+        return NUMBER.sub(lambda m: "#" if float(m.group()) in echoed else m.group(), self.text)
+
 
 class OutputUnchanged(AssertionError):
     """Raised when an output that should respond to a widget did not."""
+
+
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def exact_text(text):
