@@ -74,13 +74,14 @@ def plot_grad_norms_over_time(norms, ax=None, title="Gradient norm through time"
     norms: (T,) array of ||dL/dh_t||, or a dict {curve label: (T,) array} to compare
         several settings (e.g. recurrent weight scales) on one plot.
     """
-    curves = norms if isinstance(norms, dict) else {None: norms}
-    fig, ax = _figure_and_axes(ax)
+    curves = {label: np.asarray(values, dtype=np.float64)
+              for label, values in (norms.items() if isinstance(norms, dict) else [(None, norms)])}
     for label, values in curves.items():
-        values = np.asarray(values, dtype=np.float64)
         if values.ndim != 1:
             raise ValueError(f"norms must be 1-D (one norm per time step), got shape {values.shape}"
                              + (f" for {label!r}" if label is not None else ""))
+    fig, ax = _figure_and_axes(ax)
+    for label, values in curves.items():
         # zeros cannot sit on a log axis; leave a gap instead of a warning
         ax.plot(np.arange(values.size), np.where(values > 0, values, np.nan), marker=".", label=label)
     ax.set_yscale("log")

@@ -155,6 +155,7 @@ def run_for_outputs(fn, kwargs):
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
+    plt.figure()   # so that fn's plt.plot draws here, not on a figure left open elsewhere
     printed = io.StringIO()
     outputs = []
     try:
@@ -172,7 +173,7 @@ def run_for_outputs(fn, kwargs):
     figures = [plt.figure(n) for n in plt.get_fignums() if n not in before]
     if isinstance(result, Figure) and result not in figures:
         figures.append(result)
-    outputs.extend(png_output(fig) for fig in figures)
+    outputs.extend(png_output(fig) for fig in figures if fig.axes)
     for fig in figures:
         plt.close(fig)
     if isinstance(result, str):

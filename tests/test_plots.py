@@ -70,9 +70,11 @@ def test_grad_norm_zeros_leave_a_gap_instead_of_breaking_the_log_axis():
     assert np.isnan(ydata[1]) and ydata[2] == 0.1
 
 
-def test_grad_norms_must_be_one_per_time_step():
+def test_grad_norms_must_be_one_per_time_step_and_bad_input_leaves_no_figure():
+    open_before = plt.get_fignums()
     with pytest.raises(ValueError, match=r"norms must be 1-D.*\(2, 3\)"):
         plots.plot_grad_norms_over_time(np.ones((2, 3)))
+    assert plt.get_fignums() == open_before
 
 
 def test_heatmap_labels_columns_with_visible_characters():

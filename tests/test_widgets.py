@@ -29,6 +29,7 @@ def draw_power(scale, n):
 
 
 def test_moving_a_slider_redraws_the_figure():
+    open_before = plt.get_fignums()
     view = interactive_plot(draw_power, scale=(0.5, 2.0, 0.5), n=(2, 20))
     before = view.output.outputs
     view.controls["scale"].value = 2.0
@@ -38,7 +39,23 @@ def test_moving_a_slider_redraws_the_figure():
     assert after[0]["text"] == "scale=2.0 n=11\n"
     assert png_bytes(after[1]) != png_bytes(before[1])
     assert png_bytes(after[1]).startswith(b"\x89PNG")
-    assert plt.get_fignums() == []            # captured figures are closed
+    assert plt.get_fignums() == open_before   # captured figures are closed
+
+
+def test_a_figure_left_open_elsewhere_is_not_drawn_on():
+    left_open = plt.figure()
+    open_before = plt.get_fignums()
+    try:
+        view = interactive_plot(draw_power, scale=(0.5, 2.0, 0.5), n=(2, 20))
+        assert [o["output_type"] for o in view.output.outputs] == ["stream", "display_data"]
+        assert left_open.axes == [] and plt.get_fignums() == open_before
+    finally:
+        plt.close(left_open)
+
+
+def test_a_function_that_only_prints_shows_no_empty_figure():
+    view = interactive_plot(lambda n: print("a" * n), n=(1, 3))
+    assert view.output.outputs == ({"output_type": "stream", "name": "stdout", "text": "aa\n"},)
 
 
 def test_controls_get_human_descriptions_from_their_names():
@@ -64,11 +81,12 @@ def test_a_returned_figure_is_shown_and_plt_show_is_harmless():
         plt.show()
         return fig
 
+    open_before = plt.get_fignums()
     view = interactive_plot(returns_figure, n=(1, 5))
     (shown,) = view.output.outputs
     assert shown["data"]["text/plain"].endswith("with 1 Axes>")
     assert png_bytes(shown).startswith(b"\x89PNG")
-    assert plt.get_fignums() == []
+    assert plt.get_fignums() == open_before
 
 
 def test_an_error_in_the_function_is_shown_not_swallowed():
