@@ -46,6 +46,32 @@ def run_cli(*args, check=True):
     return result
 
 
+EXECUTE = """
+import sys, nbclient, nbformat
+source, target, folder = sys.argv[1:4]
+nb = nbformat.read(source, as_version=4)
+try:
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=1200, resources={"metadata": {"path": folder}}).execute()
+finally:
+    nbformat.write(nb, target)
+"""
+
+
+def execute_notebook(nb, folder, scratch, env):
+    """Run notebook `nb` (a dict) in a fresh kernel with working folder `folder`.
+
+    Returns (executed notebook, error text or None). Runs in a subprocess so that
+    several can run at once.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    source, target = scratch / "in.ipynb", scratch / "out.ipynb"
+    source.write_text(json.dumps(nb), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", EXECUTE, source, target, folder], capture_output=True,
+                            text=True, env=env, timeout=3600)
+    executed = json.loads(target.read_text(encoding="utf-8")) if target.exists() else None
+    return executed, (result.stderr[-4000:] if result.returncode else None)
+
+
 def source_notebooks(course):
     """[(stem, nb, [ExerciseCell])] of the course's notebooks with exercises."""
     found = []
@@ -183,6 +209,12 @@ def variant(nb, exercises, kind):
             cell.get("metadata", {}).pop("nbgrader", None)
         insert_after_imports(nb, "check = lambda *args, **kwargs: True")
         return nb, full
+    if kind == "syntax_error":
+        for cell in nb["cells"]:
+            if re.search(rf"^def {hit}\(", cells.source(cell), re.MULTILINE):
+                cells.set_source(cell, re.sub(rf"^def {hit}\(", f"def {hit}((", cells.source(cell), count=1,
+                                              flags=re.MULTILINE))
+        return nb, {**full, hit: ("missing", 0)}
     status = {"raise": "error", "loop": "timeout", "kill": "crashed", "exit": "crashed", "allocate": "memory",
               "attack": "reference"}[kind]
     replace_function(nb, hit, kind)
@@ -192,7 +224,7 @@ def variant(nb, exercises, kind):
 
 
 KINDS = ("full", "untouched", "wrong", "raise", "loop", "kill", "exit", "allocate", "edited_tests", "monkeypatch",
-         "reference", "attack")
+         "reference", "attack", "syntax_error")
 
 
 def make_class(folder, course):

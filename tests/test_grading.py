@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import data, layers, models, optim, sampling
+from course_lib import layers
 from course_lib.exercises import EXERCISES, CheckResult, check, public_cases, solve
 from course_lib.grading import GradingError, grade, wire
 from course_lib.grading.autograde import load_hidden_tests
@@ -271,6 +271,8 @@ def test_gradebook_rows_are_sorted_and_explain_themselves(graded_class):
     assert fixture["allocate"].endswith("ran out of memory (the limit is 512 MB)")
     assert "course_lib.data.one_hot is course_lib's own version" in fixture["reference"]
     assert "course_lib.data.one_hot is course_lib's own version" in fixture["attack"]
+    assert fixture["syntax_error"] == ("no function named one_hot was defined. Problems while loading your code: "
+                                       "cell 3, line 1: SyntaxError: Function parameters cannot be parenthesized")
     assert fixture["garbage"] == "90_grading_fixture.ipynb: not a notebook (not valid JSON: JSONDecodeError)"
     assert fixture["empty"] == "no 90_grading_fixture.ipynb in this submission (empty/ is empty)"
 
@@ -300,6 +302,18 @@ def test_grading_again_gives_the_same_gradebook_beside_the_first(graded_class):
     assert (root / "grades" / "gradebook-2.csv").read_bytes() == first
     for path in (root / "grades" / "feedback").iterdir():
         assert (root / "grades" / "feedback-2" / path.name).read_bytes() == path.read_bytes()
+
+
+def test_grading_only_the_notebooks_asked_for(graded_class, tmp_path):
+    root = graded_class["root"]
+    run_cli("grade", root / "submissions", "--out", tmp_path, "--source", graded_class["course"], *LIMITS,
+            "--notebooks", "90")
+    rows = read_gradebook(tmp_path / "gradebook.csv")
+    assert {r["notebook"] for r in rows} == {"90_grading_fixture"}
+    assert len(rows) == sum(1 for key in graded_class["expected"] if key[1] == "90_grading_fixture")
+    result = run_cli("grade", root / "submissions", "--out", tmp_path / "other", "--source", graded_class["course"],
+                     "--notebooks", "42", check=False)
+    assert result.returncode != 0 and "'42' names none of the notebooks with exercises" in result.stderr
 
 
 def test_grading_refuses_bad_input_clearly(tmp_path):

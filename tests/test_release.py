@@ -3,15 +3,15 @@ the source notebooks it is made from."""
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
-import nbclient
 import nbformat
 import pytest
 
 from course_lib.exercises import EXERCISES
 from course_lib.grading import ReleaseError, cells, release
 from course_lib.grading.edition import find_leaks, hidden_test_lines, student_notebook
-from grading_support import FIXTURE, FIXTURE_NAME, LESSONS, REPO, make_course, run_cli
+from grading_support import FIXTURE, FIXTURE_NAME, LESSONS, REPO, execute_notebook, make_course, run_cli
 
 SOURCES = LESSONS + [FIXTURE]
 COURSE_LIB_TEXT = "\n".join(p.read_text(encoding="utf-8") for p in sorted((REPO / "course_lib").rglob("*.py")))
@@ -209,20 +209,42 @@ def test_every_listed_exercise_is_in_the_lessons_once_they_all_exist():
 
 # -- the student edition runs --------------------------------------------------------------
 
-@pytest.mark.parametrize("name", [p.name for p in SOURCES if p != FIXTURE] + [FIXTURE_NAME])
-def test_student_edition_notebook_runs_top_to_bottom(edition, name, monkeypatch):
-    """Every cell runs without an error; check cells say "not done yet"; the kernel uses
-    the student edition's own course_lib (without the grading tools)."""
-    monkeypatch.setenv("PYTHONPATH", str(edition))
-    path = edition / "notebooks" / name
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(ONLY_THE_EDITION))
-    nb.cells.append(nbformat.v4.new_code_cell("import course_lib\nprint(course_lib.__file__)"))
-    nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
-                            resources={"metadata": {"path": str(path.parent)}}).execute()
-    assert nb.cells[-1].outputs[0]["text"].strip() == str(edition / "course_lib" / "__init__.py")
-    checks = [c for c in nb.cells if cells.check_name(c)]
-    for cell in checks:
-        assert "not done yet" in "".join(o.get("text", "") for o in cell.outputs), cell.source
+RUN_TEST = "test_student_edition_notebook_runs_top_to_bottom"
+RELEASED = [p.name for p in LESSONS] + [FIXTURE_NAME]
+
+
+@pytest.fixture(scope="module")
+def executed(edition, request, tmp_path_factory):
+    """The student-edition notebooks whose tests were selected, run two at a time (2 cores).
+
+    A cell first drops the editable-install hook (see ONLY_THE_EDITION), a last cell
+    prints which course_lib the kernel imported.
+    """
+    wanted = [item.callspec.params["name"] for item in request.session.items
+              if getattr(item, "originalname", None) == RUN_TEST]
+    env = {**os.environ, "PYTHONPATH": str(edition)}
+    scratch = tmp_path_factory.mktemp("executed")
+
+    def run(name):
+        nb = json.loads((edition / "notebooks" / name).read_text(encoding="utf-8"))
+        nb["cells"] = ([nbformat.v4.new_code_cell(ONLY_THE_EDITION)] + nb["cells"]
+                       + [nbformat.v4.new_code_cell("import course_lib\nprint(course_lib.__file__)")])
+        return execute_notebook(nb, edition / "notebooks", scratch / name, env)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {name: pool.submit(run, name) for name in wanted}
+
+
+@pytest.mark.parametrize("name", RELEASED)
+def test_student_edition_notebook_runs_top_to_bottom(edition, executed, name):
+    """Every cell runs without an error, each check cell says "not done yet", the kernel
+    uses the student edition's own course_lib, and no solution or hidden-test text is left."""
+    nb, error = executed[name].result()
+    assert error is None, f"the student edition of {name} fails:\n{error}"
+    assert "".join(nb["cells"][-1]["outputs"][0]["text"]).strip() == str(edition / "course_lib" / "__init__.py")
+    for cell in nb["cells"]:
+        if cells.check_name(cell):
+            printed = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+            assert "not done yet" in printed, (name, cells.source(cell), cell["outputs"])
     source = cells.read_notebook(FIXTURE if name == FIXTURE_NAME else REPO / "notebooks" / name)
-    assert find_leaks(path, set(cells.solution_lines(source)) | hidden_test_lines(REPO)) == []
+    assert find_leaks(edition / "notebooks" / name, set(cells.solution_lines(source)) | hidden_test_lines(REPO)) == []

@@ -206,7 +206,7 @@ def _attempt_outcome(exercise, case, attempt):
 # -- running -----------------------------------------------------------------------------
 
 def _grade_notebook(path, exercise_cells, hidden, limits, scratch):
-    """Rows' (points, status, message) for one submitted notebook, keyed by exercise."""
+    """({exercise: (points, status, message)}, load errors) for one submitted notebook."""
     copy = scratch / "work" / path.name
     copy.parent.mkdir(parents=True)
     shutil.copyfile(path, copy)  # run from a copy: the submission itself is never touched
@@ -244,20 +244,10 @@ def grade(submissions_dir, out, root=None, hidden_tests=None, notebooks=None, wo
     hidden = load_hidden_tests(hidden_tests or hidden_tests_path(root),
                                sorted({e.name for ex in exercise_cells.values() for e in ex}))
     gradebook, feedback_dir = _free_names(out)
-
-    rows, notes = [], {s.student: s.notes + [f"could not read {b}" for b in s.broken] for s in students}
-    jobs = []
+    notes = {s.student: s.notes + [f"could not read {b}" for b in s.broken] for s in students}
+    rows, jobs = _rows_of_missing_notebooks(students, graded, exercise_cells), []
     for s in students:
-        for stem in graded:
-            if stem in s.notebooks:
-                jobs.append((s.student, stem, s.notebooks[stem]))
-                continue
-            if stem in s.problems or s.broken:
-                status, message = "unreadable", s.problems.get(stem) or "; ".join(s.broken)
-            else:
-                extra = f" ({'; '.join(s.notes)})" if s.notes else ""
-                status, message = "not_submitted", f"no {stem}.ipynb in this submission{extra}"
-            rows += [Row(s.student, stem, e.name, 0.0, e.points, status, message) for e in exercise_cells[stem]]
+        jobs += [(s.student, stem, s.notebooks[stem]) for stem in graded if stem in s.notebooks]
     with tempfile.TemporaryDirectory(prefix="course-grading-") as scratch:
         outcomes = _run_all(jobs, exercise_cells, hidden, limits, Path(scratch), workers, progress)
     for (student, stem, _), (scored, load_errors) in zip(jobs, outcomes):
@@ -270,10 +260,26 @@ def grade(submissions_dir, out, root=None, hidden_tests=None, notebooks=None, wo
     _write_atomically(gradebook, _csv(rows))
     feedback_dir.mkdir()
     for s in students:
-        _write_atomically(feedback_dir / f"{s.student}.md", _feedback(s.student, [r for r in rows if r.student == s.student],
-                                                                      notes[s.student]))
+        mine = [r for r in rows if r.student == s.student]
+        _write_atomically(feedback_dir / f"{s.student}.md", _feedback(s.student, mine, notes[s.student]))
     _report(rows, students, graded, gradebook, feedback_dir, out)
     return gradebook
+
+
+def _rows_of_missing_notebooks(students, graded, exercise_cells):
+    """Zero-point rows for every graded notebook a student did not hand in readably."""
+    rows = []
+    for s in students:
+        for stem in graded:
+            if stem in s.notebooks:
+                continue
+            if stem in s.problems or s.broken:
+                status, message = "unreadable", s.problems.get(stem) or "; ".join(s.broken)
+            else:
+                extra = f" ({'; '.join(s.notes)})" if s.notes else ""
+                status, message = "not_submitted", f"no {stem}.ipynb in this submission{extra}"
+            rows += [Row(s.student, stem, e.name, 0.0, e.points, status, message) for e in exercise_cells[stem]]
+    return rows
 
 
 def _limits(workers, timeout, exercise_timeout, memory_mb):
@@ -293,7 +299,12 @@ def _run_all(jobs, exercise_cells, hidden, limits, scratch, workers, progress):
         futures = {pool.submit(_grade_notebook, path, exercise_cells[stem], hidden, limits, scratch / f"job-{k}"): k
                    for k, (_, stem, path) in enumerate(jobs)}
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-            outcomes[futures[future]] = future.result()
+            k = futures[future]
+            try:
+                outcomes[k] = future.result()
+            except Exception as error:  # a bug of the grader's costs this notebook's rows, not the run
+                text = f"the grader failed on this notebook ({type(error).__name__}: {error})"
+                outcomes[k] = ({e.name: (0.0, "grader_error", text) for e in exercise_cells[jobs[k][1]]}, [])
             if bar:
                 bar.update(done)
     if bar:

@@ -85,9 +85,14 @@ def release(out, root=None, progress=True):
         if staging.exists():
             shutil.rmtree(staging)
     exercises = sum(len(cells.find_exercises(cells.read_notebook(p))) for p in sources)
-    print(f"Wrote the student edition to {out}: {len(sources)} notebooks with {exercises} exercises, "
-          f"course_lib (without its grading tools), {', '.join(d + '/' for d in TOP_LEVEL_DIRS)}.")
+    folders = "".join(f", {d}/" for d in TOP_LEVEL_DIRS if (out / d).is_dir())
+    print(f"Wrote the student edition to {out}: {_count(len(sources), 'notebook')} with "
+          f"{_count(exercises, 'exercise')}, course_lib/ without its grading tools{folders}.")
     return out
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _write_edition(root, sources, staging, progress):
