@@ -125,7 +125,7 @@ BODIES = {
                      "    return _perturb(_solution_{name}(*args, **kwargs))"),
     "attack": ("import os, signal, subprocess, importlib, course_lib.{module}\n"
                "    for attempt in (lambda: os.kill(os.getppid(), signal.SIGKILL),\n"
-               "                    lambda: subprocess.run(['true']),\n"
+               "                    lambda: subprocess.run(['touch', '/tmp/grading-attack.txt']),\n"
                "                    lambda: importlib.reload(course_lib.{module}),\n"
                "                    lambda: open('/tmp/grading-attack.txt', 'w')):\n"
                "        try:\n            attempt()\n        except Exception:\n            pass\n"

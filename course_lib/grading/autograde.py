@@ -228,6 +228,8 @@ def grade(submissions_dir, out, root=None, hidden_tests=None, notebooks=None, wo
 
     Returns the path of the gradebook written. See the module docstring.
     """
+    if os.name != "posix":
+        raise GradingError("grading runs students' code under POSIX resource limits: use Linux or macOS")
     submissions_dir, out = Path(submissions_dir), Path(out)
     root = Path(root) if root is not None else course_root()
     limits = _limits(workers, timeout, exercise_timeout, memory_mb)

@@ -68,7 +68,10 @@ def limit_resources(memory_mb, cpu_seconds):
     """Cap address space, CPU time, file size and core dumps (soft = hard: no raising them)."""
     for limit, value in ((resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CPU, cpu_seconds),
                          (resource.RLIMIT_FSIZE, 10 << 20), (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(limit, (value, value))
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # macOS refuses RLIMIT_AS; the parent's time limits still hold
+            pass
 
 
 def _sender(fd, dumps):
