@@ -19,9 +19,18 @@ import numpy as np
 from . import checks
 
 
-def sigmoid(a):
-    """Logistic function, written with tanh: one ufunc pass and no overflow for large |a|."""
-    return 0.5 * np.tanh(0.5 * a) + 0.5
+def sigmoid(a, out=None):
+    """Logistic function, written with tanh: no overflow for large |a|, and cheap.
+
+    out: an array to write the result into (may be `a` itself, for in-place use).
+    """
+    if out is None:
+        return 0.5 * np.tanh(0.5 * a) + 0.5
+    np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 def softmax(logits, axis=-1):
@@ -63,21 +72,69 @@ def _check_grad(name, d, like):
     return d
 
 
+# -- time-major storage ------------------------------------------------------------------
+# Arrays of a whole sequence are indexed (N, T, ...) everywhere, as in the notebooks, but the
+# ones the layers allocate are *stored* time-major: the slice [:, t] that a time step reads
+# or writes is then one contiguous block, which BLAS and NumPy's ufuncs handle fastest, and
+# all N*T rows flatten without a copy for the matmuls done once per sequence.
+
+def _time_major_empty(shape, dtype):
+    """An uninitialised array indexed (N, T, ...) and stored as (T, N, ...)."""
+    N, T, *rest = shape
+    return np.empty((T, N, *rest), dtype=dtype).swapaxes(0, 1)
+
+
+def _is_time_major(a):
+    return a.swapaxes(0, 1).flags.c_contiguous
+
+
+def _rows(*arrays):
+    """Flatten (N, T, ...) arrays to (N*T, ...), all in one order of the positions.
+
+    The order is time-major when every array is stored that way (no copy is made),
+    batch-major otherwise. Returns (time_major, list of flattened arrays). Sums over
+    positions, such as weight gradients, do not depend on the order.
+    """
+    if all(_is_time_major(a) for a in arrays):
+        return True, [a.swapaxes(0, 1).reshape(-1, *a.shape[2:]) for a in arrays]
+    return False, [a.reshape(-1, *a.shape[2:]) for a in arrays]
+
+
+def _unrows(rows, N, T, time_major):
+    """(N*T, K) rows in the order _rows gave -> an (N, T, K) array (a view)."""
+    if time_major:
+        return rows.reshape(T, N, -1).swapaxes(0, 1)
+    return rows.reshape(N, T, -1)
+
+
 def input_projection(x, Wx, b):
     """x: (N, T, D) -> x Wx + b: (N, T, G) for all time steps in one matmul."""
-    return x @ Wx + b
+    N, T, _ = x.shape
+    time_major, (rows,) = _rows(x)
+    out = rows @ Wx
+    out += b
+    return _unrows(out, N, T, time_major)
 
 
 def input_projection_backward(dxw, x, Wx):
     """Gradients of input_projection. dxw: (N, T, G) -> dx (N, T, D), dWx (D, G), db (G,)."""
-    G = dxw.shape[-1]
-    flat = dxw.reshape(-1, G)
-    return dxw @ Wx.T, x.reshape(-1, x.shape[-1]).T @ flat, flat.sum(axis=0)
+    N, T, _ = dxw.shape
+    time_major, (d, rows) = _rows(dxw, x)
+    return _unrows(d @ Wx.T, N, T, time_major), rows.T @ d, d.sum(axis=0)
 
 
-def _previous_states(h0, h):
-    """(N, H) and (N, T, H) -> the state entering each step, h_{t-1}: (N, T, H)."""
-    return np.concatenate([h0[:, None, :], h[:, :-1]], axis=1)
+def _recurrent_weight_gradient(h0, h, da):
+    """dWh = sum over t of h_{t-1}^T da_t, as one matmul over all later steps plus step 0.
+
+    h0: (N, H), h: (N, T, H) the states, da: (N, T, G) gradients of the pre-activations.
+    """
+    _, (prev, later) = _rows(h[:, :-1], da[:, 1:])
+    return h0.T @ da[:, 0] + prev.T @ later
+
+
+def _transposed(W):
+    """W.T as a contiguous array: BLAS multiplies by it faster than by the transposed view."""
+    return np.ascontiguousarray(W.T)
 
 
 # -- vanilla RNN -----------------------------------------------------------------------
@@ -109,24 +166,28 @@ def rnn_recurrence(xw, h0, Wh):
     xw: (N, T, H), h0: (N, H), Wh: (H, H). Returns h: (N, T, H) and a cache.
     """
     N, T, H = xw.shape
-    h = np.empty_like(xw)
+    h = _time_major_empty((N, T, H), xw.dtype)
     prev_h = h0
     for t in range(T):
-        prev_h = h[:, t] = np.tanh(xw[:, t] + prev_h @ Wh)
+        # next_h = tanh(xw_t + prev_h Wh), computed in place in h[:, t]
+        next_h = np.matmul(prev_h, Wh, out=h[:, t])
+        next_h += xw[:, t]
+        prev_h = np.tanh(next_h, out=next_h)
     return h, (h0, Wh, h)
 
 
 def rnn_recurrence_backward(dh, cache):
     """Backward through rnn_recurrence. dh: (N, T, H) -> dxw (N, T, H), dh0 (N, H), dWh (H, H)."""
     h0, Wh, h = cache
-    N, T, H = h.shape
-    da = np.empty_like(h)
+    da = _time_major_empty(h.shape, h.dtype)
+    np.multiply(h, h, out=da)
+    np.subtract(1, da, out=da)  # tanh' = 1 - tanh^2, for every step at once
+    WhT = _transposed(Wh)
     dprev_h = np.zeros_like(h0)
-    for t in reversed(range(T)):
-        da[:, t] = (dh[:, t] + dprev_h) * (1 - h[:, t] ** 2)
-        dprev_h = da[:, t] @ Wh.T
-    dWh = _previous_states(h0, h).reshape(-1, H).T @ da.reshape(-1, H)
-    return da, dprev_h, dWh
+    for t in reversed(range(h.shape[1])):
+        da[:, t] *= dh[:, t] + dprev_h
+        dprev_h = da[:, t] @ WhT
+    return da, dprev_h, _recurrent_weight_gradient(h0, h, da)
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
@@ -154,32 +215,37 @@ def rnn_backward(dh, cache):
 
 # -- LSTM ------------------------------------------------------------------------------
 
-def _lstm_cell(a, prev_c):
-    """The LSTM's non-linear part. a: (N, 4H) pre-activations in gate order i, f, o, g.
+def _lstm_cell(a, prev_c, next_c, tanh_c, next_h):
+    """The LSTM's non-linear part, in place.
 
-    Returns gates (N, 4H) activated, next_c (N, H), tanh(next_c) (N, H), next_h (N, H).
+    a: (N, 4H) pre-activations in gate order i, f, o, g, overwritten by the activated gates;
+    prev_c: (N, H). Writes next_c, tanh(next_c) and next_h, each (N, H).
     """
     H = prev_c.shape[1]
-    gates = np.empty_like(a)
-    gates[:, : 3 * H] = sigmoid(a[:, : 3 * H])
-    gates[:, 3 * H :] = np.tanh(a[:, 3 * H :])
-    i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-    next_c = f * prev_c + i * g
-    tanh_c = np.tanh(next_c)
-    return gates, next_c, tanh_c, o * tanh_c
+    sigmoid(a[:, : 3 * H], out=a[:, : 3 * H])
+    np.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+    i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    np.multiply(f, prev_c, out=next_c)
+    next_c += i * g
+    np.tanh(next_c, out=tanh_c)
+    np.multiply(o, tanh_c, out=next_h)
 
 
-def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c):
-    """Backward through _lstm_cell. Returns da (N, 4H) and dprev_c (N, H)."""
+def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da):
+    """Backward through _lstm_cell. Writes da (N, 4H) and returns dprev_c (N, H)."""
     H = prev_c.shape[1]
     i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-    dc = dnext_c + dnext_h * o * (1 - tanh_c**2)
-    da = np.empty_like(gates)
-    da[:, :H] = dc * g * i * (1 - i)
-    da[:, H : 2 * H] = dc * prev_c * f * (1 - f)
-    da[:, 2 * H : 3 * H] = dnext_h * tanh_c * o * (1 - o)
-    da[:, 3 * H :] = dc * i * (1 - g**2)
-    return da, dc * f
+    dc = dnext_h * o
+    dc *= 1 - tanh_c * tanh_c
+    dc += dnext_c
+    np.multiply(dc, g, out=da[:, :H])
+    np.multiply(dc, prev_c, out=da[:, H : 2 * H])
+    np.multiply(dnext_h, tanh_c, out=da[:, 2 * H : 3 * H])
+    ifo = gates[:, : 3 * H]
+    da[:, : 3 * H] *= ifo * (1 - ifo)  # sigmoid' = s (1 - s) for i, f, o at once
+    np.multiply(dc, i, out=da[:, 3 * H :])
+    da[:, 3 * H :] *= 1 - g * g  # tanh' = 1 - tanh^2
+    return dc * f
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
@@ -194,7 +260,9 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     x, prev_h = _check_step(x, prev_h, Wx, Wh, b, gates=4)
     prev_c = checks.float_array("prev_c", prev_c)
     checks.shape("prev_c", prev_c, (("N", x.shape[0]), ("H", prev_h.shape[1])))
-    gates, next_c, tanh_c, next_h = _lstm_cell(x @ Wx + prev_h @ Wh + b, prev_c)
+    gates = x @ Wx + prev_h @ Wh + b
+    next_c, tanh_c, next_h = (np.empty_like(prev_h) for _ in range(3))
+    _lstm_cell(gates, prev_c, next_c, tanh_c, next_h)
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tanh_c)
 
 
@@ -207,7 +275,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     x, prev_h, prev_c, Wx, Wh, gates, tanh_c = cache
     dnext_h = _check_grad("dnext_h", dnext_h, prev_c)
     dnext_c = _check_grad("dnext_c", dnext_c, prev_c)
-    da, dprev_c = _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c)
+    da = np.empty_like(gates)
+    dprev_c = _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da)
     return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
@@ -220,12 +289,14 @@ def lstm_recurrence(xw, h0, c0, Wh):
     """
     N, T, H4 = xw.shape
     H = H4 // 4
-    h = np.empty((N, T, H), dtype=xw.dtype)
-    c, tanh_c, gates = np.empty_like(h), np.empty_like(h), np.empty_like(xw)
+    gates = _time_major_empty((N, T, H4), xw.dtype)
+    h, c, tanh_c = (_time_major_empty((N, T, H), xw.dtype) for _ in range(3))
     prev_h, prev_c = h0, c0
     for t in range(T):
-        gates[:, t], prev_c, tanh_c[:, t], prev_h = _lstm_cell(xw[:, t] + prev_h @ Wh, prev_c)
-        c[:, t], h[:, t] = prev_c, prev_h
+        a = np.matmul(prev_h, Wh, out=gates[:, t])
+        a += xw[:, t]
+        _lstm_cell(a, prev_c, c[:, t], tanh_c[:, t], h[:, t])
+        prev_h, prev_c = h[:, t], c[:, t]
     return h, {"h0": h0, "c0": c0, "Wh": Wh, "h": h, "c": c, "tanh_c": tanh_c, "gates": gates}
 
 
@@ -235,18 +306,16 @@ def lstm_recurrence_backward(dh, cache):
     The gradient reaching c0 is kept in cache["dc0"] for callers that need it.
     """
     h0, c0, Wh, h, c, gates = (cache[k] for k in ("h0", "c0", "Wh", "h", "c", "gates"))
-    N, T, H = h.shape
-    dxw = np.empty_like(gates)
+    dxw = _time_major_empty(gates.shape, gates.dtype)
+    WhT = _transposed(Wh)
     dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(c0)
-    for t in reversed(range(T)):
+    for t in reversed(range(h.shape[1])):
         prev_c = c[:, t - 1] if t > 0 else c0
-        dxw[:, t], dprev_c = _lstm_cell_backward(
-            dh[:, t] + dprev_h, dprev_c, gates[:, t], prev_c, cache["tanh_c"][:, t]
-        )
-        dprev_h = dxw[:, t] @ Wh.T
+        dprev_c = _lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, gates[:, t], prev_c,
+                                      cache["tanh_c"][:, t], dxw[:, t])
+        dprev_h = dxw[:, t] @ WhT
     cache["dc0"] = dprev_c
-    dWh = _previous_states(h0, h).reshape(-1, H).T @ dxw.reshape(-1, 4 * H)
-    return dxw, dprev_h, dWh
+    return dxw, dprev_h, _recurrent_weight_gradient(h0, h, dxw)
 
 
 def lstm_forward(x, h0, Wx, Wh, b, c0=None):
@@ -287,31 +356,37 @@ def lstm_backward(dh, cache):
 # multiplies the recurrent term after its matmul, so its bias bhn (torch's b_hh for n)
 # has to stay separate.
 
-def _gru_cell(xw, hw, prev_h, bhn):
-    """The GRU's non-linear part. xw, hw: (N, 3H) input and recurrent terms.
+def _gru_cell(xw, hw, prev_h, bhn, hn, next_h):
+    """The GRU's non-linear part, in place.
 
-    Returns next_h (N, H) and the step's cache (r, z, n, hn, prev_h).
+    xw: (N, 3H) input term x Wx + b; hw: (N, 3H) recurrent term prev_h Wh, overwritten by
+    the activated r, z, n; prev_h: (N, H). Writes hn = prev_h Wh_n + bhn and next_h, (N, H).
     """
     H = prev_h.shape[1]
-    rz = sigmoid(xw[:, : 2 * H] + hw[:, : 2 * H])
+    rz, n = hw[:, : 2 * H], hw[:, 2 * H :]
+    np.add(n, bhn, out=hn)
+    rz += xw[:, : 2 * H]
+    sigmoid(rz, out=rz)
     r, z = rz[:, :H], rz[:, H:]
-    hn = hw[:, 2 * H :] + bhn
-    n = np.tanh(xw[:, 2 * H :] + r * hn)
-    return n + z * (prev_h - n), (r, z, n, hn, prev_h)
+    np.multiply(r, hn, out=n)
+    n += xw[:, 2 * H :]
+    np.tanh(n, out=n)
+    np.subtract(prev_h, n, out=next_h)  # next_h = (1 - z) * n + z * prev_h = n + z * (prev_h - n)
+    next_h *= z
+    next_h += n
 
 
-def _gru_cell_backward(dnext_h, step):
-    """Backward through _gru_cell. Returns dxw (N, 3H), dhw (N, 3H), dprev_h through z only."""
-    r, z, n, hn, prev_h = step
+def _gru_cell_backward(dnext_h, r, z, n, hn, prev_h, dxw, dhw):
+    """Backward through _gru_cell. Writes dxw and dhw (N, 3H), the gradients of the input
+    and recurrent terms; returns the part of dprev_h that flows through z * prev_h."""
     H = prev_h.shape[1]
-    dan = dnext_h * (1 - z) * (1 - n**2)
-    dxw = np.empty(dnext_h.shape[:1] + (3 * H,), dtype=dnext_h.dtype)
-    dxw[:, :H] = dan * hn * r * (1 - r)
-    dxw[:, H : 2 * H] = dnext_h * (prev_h - n) * z * (1 - z)
-    dxw[:, 2 * H :] = dan
-    dhw = dxw.copy()
-    dhw[:, 2 * H :] = dan * r
-    return dxw, dhw, dnext_h * z
+    dan = dxw[:, 2 * H :]
+    np.multiply(dnext_h * (1 - z), 1 - n * n, out=dan)  # through n = tanh(...)
+    np.multiply(dan * hn, r * (1 - r), out=dxw[:, :H])  # through r
+    np.multiply(dnext_h * (prev_h - n), z * (1 - z), out=dxw[:, H : 2 * H])  # through z
+    dhw[:, : 2 * H] = dxw[:, : 2 * H]
+    np.multiply(dan, r, out=dhw[:, 2 * H :])  # the reset gate scales the recurrent term
+    return dnext_h * z
 
 
 def _check_bhn(bhn, H):
@@ -328,8 +403,12 @@ def gru_step_forward(x, prev_h, Wx, Wh, b, bhn):
     """
     x, prev_h = _check_step(x, prev_h, Wx, Wh, b, gates=3)
     bhn = _check_bhn(bhn, prev_h.shape[1])
-    next_h, step = _gru_cell(x @ Wx + b, prev_h @ Wh, prev_h, bhn)
-    return next_h, (x, Wx, Wh, step)
+    H = prev_h.shape[1]
+    rzn = prev_h @ Wh
+    hn, next_h = np.empty_like(rzn[:, :H]), np.empty_like(rzn[:, :H])
+    _gru_cell(x @ Wx + b, rzn, prev_h, bhn, hn, next_h)
+    r, z, n = rzn[:, :H], rzn[:, H : 2 * H], rzn[:, 2 * H :]
+    return next_h, (x, Wx, Wh, (r, z, n, hn, prev_h))
 
 
 def gru_step_backward(dnext_h, cache):
@@ -340,8 +419,11 @@ def gru_step_backward(dnext_h, cache):
     """
     x, Wx, Wh, step = cache
     prev_h = step[-1]
-    dxw, dhw, dprev_h = _gru_cell_backward(_check_grad("dnext_h", dnext_h, prev_h), step)
+    dnext_h = _check_grad("dnext_h", dnext_h, prev_h)
     H = prev_h.shape[1]
+    dxw = np.empty(dnext_h.shape[:1] + (3 * H,), dtype=dnext_h.dtype)
+    dhw = np.empty_like(dxw)
+    dprev_h = _gru_cell_backward(dnext_h, *step, dxw, dhw)
     return (dxw @ Wx.T, dprev_h + dhw @ Wh.T, x.T @ dxw, prev_h.T @ dhw,
             dxw.sum(axis=0), dhw[:, 2 * H :].sum(axis=0))
 
@@ -349,17 +431,18 @@ def gru_step_backward(dnext_h, cache):
 def gru_recurrence(xw, h0, Wh, bhn):
     """The GRU's time loop, given every step's input term xw_t = x_t Wx + b.
 
-    xw: (N, T, 3H), h0: (N, H), Wh: (H, 3H), bhn: (H,). Returns h: (N, T, H) and a cache.
+    xw: (N, T, 3H), h0: (N, H), Wh: (H, 3H), bhn: (H,). Returns h: (N, T, H) and a cache
+    holding the activated gates r, z, n (N, T, 3H).
     """
     N, T, H3 = xw.shape
-    h = np.empty((N, T, H3 // 3), dtype=xw.dtype)
-    steps = []
+    gates = _time_major_empty((N, T, H3), xw.dtype)
+    h, hn = (_time_major_empty((N, T, H3 // 3), xw.dtype) for _ in range(2))
     prev_h = h0
     for t in range(T):
-        prev_h, step = _gru_cell(xw[:, t], prev_h @ Wh, prev_h, bhn)
-        h[:, t] = prev_h
-        steps.append(step)
-    return h, {"h0": h0, "Wh": Wh, "h": h, "steps": steps}
+        hw = np.matmul(prev_h, Wh, out=gates[:, t])
+        _gru_cell(xw[:, t], hw, prev_h, bhn, hn[:, t], h[:, t])
+        prev_h = h[:, t]
+    return h, {"h0": h0, "Wh": Wh, "h": h, "gates": gates, "hn": hn}
 
 
 def gru_recurrence_backward(dh, cache):
@@ -367,16 +450,19 @@ def gru_recurrence_backward(dh, cache):
 
     dh: (N, T, H) -> dxw (N, T, 3H), dh0 (N, H), dWh (H, 3H), dbhn (H,).
     """
-    h0, Wh, h, steps = cache["h0"], cache["Wh"], cache["h"], cache["steps"]
+    h0, Wh, h, gates, hn = (cache[k] for k in ("h0", "Wh", "h", "gates", "hn"))
     N, T, H = h.shape
-    dxw = np.empty((N, T, 3 * H), dtype=h.dtype)
-    dhw = np.empty_like(dxw)
+    dxw, dhw = (_time_major_empty(gates.shape, gates.dtype) for _ in range(2))
+    WhT = _transposed(Wh)
     dprev_h = np.zeros_like(h0)
     for t in reversed(range(T)):
-        dxw[:, t], dhw[:, t], dprev_z = _gru_cell_backward(dh[:, t] + dprev_h, steps[t])
-        dprev_h = dprev_z + dhw[:, t] @ Wh.T
-    dWh = _previous_states(h0, h).reshape(-1, H).T @ dhw.reshape(-1, 3 * H)
-    return dxw, dprev_h, dWh, dhw[:, :, 2 * H :].sum(axis=(0, 1))
+        prev_h = h[:, t - 1] if t > 0 else h0
+        r, z, n = gates[:, t, :H], gates[:, t, H : 2 * H], gates[:, t, 2 * H :]
+        dprev_z = _gru_cell_backward(dh[:, t] + dprev_h, r, z, n, hn[:, t], prev_h, dxw[:, t], dhw[:, t])
+        dprev_h = dhw[:, t] @ WhT
+        dprev_h += dprev_z
+    dbhn = dhw[:, :, 2 * H :].sum(axis=(0, 1))
+    return dxw, dprev_h, _recurrent_weight_gradient(h0, h, dhw), dbhn
 
 
 def gru_forward(x, h0, Wx, Wh, b, bhn):
@@ -418,14 +504,26 @@ def embedding_forward(ids, W):
 def embedding_backward(dout, cache):
     """Gradient of embedding_forward. dout: (N, T, D) -> dW: (V, D).
 
-    A token that appears several times collects the sum of its gradients, hence add.at
-    rather than plain fancy-index assignment.
+    A token that appears several times collects the sum of its gradients. np.add.at
+    says exactly that, but slowly; grouping the positions by token (a sort) and summing
+    each group gives the same sums several times faster.
     """
     ids, (V, D) = cache
     dout = checks.float_array("dout", dout)
     checks.shape("dout", dout, tuple((f"dim{i}", s) for i, s in enumerate(ids.shape)) + (("D", D),))
+    if ids.ndim >= 2:
+        _, (ids, dout) = _rows(ids, dout)
+    ids, dout = ids.reshape(-1), dout.reshape(-1, D)
+    order = np.argsort(ids, kind="stable")  # positions grouped by token
+    starts = np.flatnonzero(np.diff(ids[order], prepend=-1))  # where each token's group begins
+    ends = np.append(starts[1:], len(ids))
     dW = np.zeros((V, D), dtype=dout.dtype)
-    np.add.at(dW, ids.reshape(-1), dout.reshape(-1, D))
+    once = ends - starts == 1
+    seen_once = order[starts[once]]
+    dW[ids[seen_once]] = dout[seen_once]  # a token seen once: its row as it is
+    for start, end in zip(starts[~once].tolist(), ends[~once].tolist()):
+        positions = order[start:end]
+        dout[positions].sum(axis=0, out=dW[ids[positions[0]]])
     return dW
 
 
@@ -434,7 +532,7 @@ def temporal_affine_forward(x, W, b):
     x = checks.float_array("x", x, ndim=3)
     checks.shape("W", checks.float_array("W", W), (("H", x.shape[2]), ("V", None)))
     checks.shape("b", checks.float_array("b", b), (("V", W.shape[1]),))
-    return x @ W + b, (x, W)
+    return input_projection(x, W, b), (x, W)
 
 
 def temporal_affine_backward(dout, cache):
@@ -452,6 +550,15 @@ def softmax_cross_entropy(logits, y, ignore_index=None):
     logits: (N, T, V), y: (N, T) ints in [0, V). Targets equal to `ignore_index`
     (padding) are not counted. Returns loss (float) and dlogits: (N, T, V).
     """
+    return _softmax_cross_entropy(logits, y, ignore_index, overwrite_logits=False)
+
+
+def _softmax_cross_entropy(logits, y, ignore_index, overwrite_logits):
+    """softmax_cross_entropy; with overwrite_logits, dlogits is written over the logits.
+
+    The language model's training step overwrites: for a large vocabulary the logits are
+    the biggest array of the step, and reusing them saves an allocation and a pass.
+    """
     logits = checks.float_array("logits", logits, ndim=3)
     N, T, V = logits.shape
     y = checks.int_array("y", y, ndim=2)
@@ -462,14 +569,13 @@ def softmax_cross_entropy(logits, y, ignore_index=None):
         raise ValueError("y has no targets to score: every position equals ignore_index")
     checks.int_array("y", y[counted], upper=V)
     flat, targets = logits.reshape(-1, V), np.where(counted, y, 0).reshape(-1)
-    shifted = flat - flat.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    total = probs.sum(axis=1, keepdims=True)
+    shifted = np.subtract(flat, flat.max(axis=1, keepdims=True), out=flat if overwrite_logits else None)
     rows = np.arange(flat.shape[0])
-    log_likelihood = shifted[rows, targets] - np.log(total[:, 0])
+    target_scores = shifted[rows, targets]
+    probs = np.exp(shifted, out=shifted)
+    total = probs.sum(axis=1)
     weight = counted.reshape(-1).astype(logits.dtype) / n_counted
-    loss = -float(np.dot(log_likelihood.astype(np.float64), weight))
-    probs /= total
-    probs[rows, targets] -= 1
-    probs *= weight[:, None]
+    loss = -float(np.dot((target_scores - np.log(total)).astype(np.float64), weight))
+    probs *= (weight / total)[:, None]  # softmax, times the position's weight in the mean
+    probs[rows, targets] -= weight
     return loss, probs.reshape(N, T, V)

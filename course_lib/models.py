@@ -144,16 +144,22 @@ class LanguageModel:
         return dxw
 
     def _forward(self, x, state):
-        """Run the network; returns logits (N, T, V), the new state, and what backward needs."""
+        """Run the network; returns logits (N, T, V), the new state, and what backward needs.
+
+        The arrays are indexed (N, T, ...) but stored time-major, like those the layers
+        allocate (see layers._time_major_empty): each time step then reads one contiguous
+        block. Hence the lookups by x.T, viewed back as (N, T, ...) with swapaxes.
+        """
         p = self.params
         N = x.shape[0]
         state = self._check_state(state, N)
         if "W_embed" in p:
-            inputs = p["W_embed"][x]
+            inputs = p["W_embed"][x.T].swapaxes(0, 1)
             xw = layers.input_projection(inputs, p["Wx0"], p["b0"])
         else:
             inputs = None
-            xw = p["Wx0"][x] + p["b0"]  # one_hot(x) @ Wx0 without building the one-hot matrix
+            xw = p["Wx0"][x.T].swapaxes(0, 1)  # one_hot(x) @ Wx0 without building the one-hot matrix
+            xw += p["b0"]
         new_state, caches, hs = [], [], []
         for l in range(self.config["num_layers"]):
             if l > 0:
@@ -162,8 +168,15 @@ class LanguageModel:
             hs.append(h)
             new_state.append(last)
             caches.append(cache)
-        logits = hs[-1] @ p["W_out"] + p["b_out"]
+        logits = layers.input_projection(hs[-1], p["W_out"], p["b_out"])
         return logits, new_state, (x, inputs, hs, caches)
+
+    @staticmethod
+    def _softmax_cross_entropy(logits, y, ignore_index, overwrite_logits=False):
+        """The loss over logits stored time-major: it is a mean over all positions, so it can be
+        taken over the (T, N, V) array as stored, with the targets transposed to match."""
+        loss, dlogits = layers._softmax_cross_entropy(logits.swapaxes(0, 1), y.T, ignore_index, overwrite_logits)
+        return loss, dlogits.swapaxes(0, 1)
 
     def forward(self, x, state=None):
         """x: (N, T) token ids. Returns logits (N, T, V), the final state, and the hidden
@@ -176,7 +189,7 @@ class LanguageModel:
         """Mean loss in nats per counted target, without gradients. Returns loss, new_state."""
         x = self._check_ids("x", x)
         logits, new_state, _ = self._forward(x, state)
-        loss, _ = layers.softmax_cross_entropy(logits, self._check_targets(x, y), ignore_index)
+        loss, _ = self._softmax_cross_entropy(logits, self._check_targets(x, y), ignore_index, overwrite_logits=True)
         return loss, new_state
 
     def _check_targets(self, x, y):
@@ -196,20 +209,20 @@ class LanguageModel:
         y = self._check_targets(x, y)
         p = self.params
         logits, new_state, (x, inputs, hs, caches) = self._forward(x, state)
-        loss, dlogits = layers.softmax_cross_entropy(logits, y, ignore_index)
+        loss, dlogits = self._softmax_cross_entropy(logits, y, ignore_index, overwrite_logits=True)
+        ids = np.ascontiguousarray(x.T).swapaxes(0, 1)  # x stored time-major, like dxw below
         grads = {}
         dh, grads["W_out"], grads["b_out"] = layers.input_projection_backward(dlogits, hs[-1], p["W_out"])
         for l in reversed(range(self.config["num_layers"])):
             dxw = self._layer_backward(l, dh, caches[l], grads)
-            G = dxw.shape[-1]
-            grads[f"b{l}"] = dxw.reshape(-1, G).sum(axis=0)
+            grads[f"b{l}"] = dxw.sum(axis=(0, 1))
             if l > 0:
                 dh, grads[f"Wx{l}"], _ = layers.input_projection_backward(dxw, hs[l - 1], p[f"Wx{l}"])
             elif inputs is not None:
                 dinputs, grads["Wx0"], _ = layers.input_projection_backward(dxw, inputs, p["Wx0"])
-                grads["W_embed"] = layers.embedding_backward(dinputs, (x, p["W_embed"].shape))
+                grads["W_embed"] = layers.embedding_backward(dinputs, (ids, p["W_embed"].shape))
             else:
-                grads["Wx0"] = layers.embedding_backward(dxw, (x, p["Wx0"].shape))
+                grads["Wx0"] = layers.embedding_backward(dxw, (ids, p["Wx0"].shape))
         return loss, {name: grads[name] for name in p}, new_state
 
     def step(self, ids, state=None):
