@@ -78,10 +78,36 @@ def _check_grad(name, d, like):
 # or writes is then one contiguous block, which BLAS and NumPy's ufuncs handle fastest, and
 # all N*T rows flatten without a copy for the matmuls done once per sequence.
 
-def _time_major_empty(shape, dtype):
+class Workspace:
+    """Arrays that a training step reuses from one call to the next, by name.
+
+    Every step allocates the same large arrays again, and memory fresh from the system
+    costs a page fault per 4 KiB page when first written: for an LSTM step that was a
+    quarter of its time. Whoever passes a workspace promises that nothing taken from it
+    outlives the call (LanguageModel.loss_and_grads returns only new arrays).
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def empty(self, name, shape, dtype):
+        """An uninitialised array, the one of the last call under this name if it fits."""
+        a = self._arrays.get(name)
+        if a is None or a.shape != tuple(shape) or a.dtype != dtype:
+            a = self._arrays[name] = np.empty(shape, dtype=dtype)
+        return a
+
+
+def _empty(shape, dtype, workspace=None, name=None):
+    if workspace is None:
+        return np.empty(shape, dtype=dtype)
+    return workspace.empty(name, shape, dtype)
+
+
+def _time_major_empty(shape, dtype, workspace=None, name=None):
     """An uninitialised array indexed (N, T, ...) and stored as (T, N, ...)."""
     N, T, *rest = shape
-    return np.empty((T, N, *rest), dtype=dtype).swapaxes(0, 1)
+    return _empty((T, N, *rest), dtype, workspace, name).swapaxes(0, 1)
 
 
 def _is_time_major(a):
@@ -107,20 +133,21 @@ def _unrows(rows, N, T, time_major):
     return rows.reshape(N, T, -1)
 
 
-def input_projection(x, Wx, b):
+def input_projection(x, Wx, b, workspace=None, name="xw"):
     """x: (N, T, D) -> x Wx + b: (N, T, G) for all time steps in one matmul."""
     N, T, _ = x.shape
     time_major, (rows,) = _rows(x)
-    out = rows @ Wx
+    out = np.matmul(rows, Wx, out=_empty((N * T, Wx.shape[1]), np.result_type(rows, Wx), workspace, name))
     out += b
     return _unrows(out, N, T, time_major)
 
 
-def input_projection_backward(dxw, x, Wx):
+def input_projection_backward(dxw, x, Wx, workspace=None, name="dx"):
     """Gradients of input_projection. dxw: (N, T, G) -> dx (N, T, D), dWx (D, G), db (G,)."""
     N, T, _ = dxw.shape
     time_major, (d, rows) = _rows(dxw, x)
-    return _unrows(d @ Wx.T, N, T, time_major), rows.T @ d, d.sum(axis=0)
+    dx = np.matmul(d, Wx.T, out=_empty((N * T, Wx.shape[0]), np.result_type(d, Wx), workspace, name))
+    return _unrows(dx, N, T, time_major), rows.T @ d, d.sum(axis=0)
 
 
 def _recurrent_weight_gradient(h0, h, da):
@@ -160,26 +187,27 @@ def rnn_step_backward(dnext_h, cache):
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
-def rnn_recurrence(xw, h0, Wh):
+def rnn_recurrence(xw, h0, Wh, workspace=None):
     """The RNN's time loop, given every step's input term xw_t = x_t Wx + b.
 
     xw: (N, T, H), h0: (N, H), Wh: (H, H). Returns h: (N, T, H) and a cache.
+    workspace: a Workspace to take the arrays from (see Workspace).
     """
     N, T, H = xw.shape
-    h = _time_major_empty((N, T, H), xw.dtype)
+    h = _time_major_empty((N, T, H), xw.dtype, workspace, "h")
     prev_h = h0
     for t in range(T):
         # next_h = tanh(xw_t + prev_h Wh), computed in place in h[:, t]
         next_h = np.matmul(prev_h, Wh, out=h[:, t])
         next_h += xw[:, t]
         prev_h = np.tanh(next_h, out=next_h)
-    return h, (h0, Wh, h)
+    return h, (h0, Wh, h, workspace)
 
 
 def rnn_recurrence_backward(dh, cache):
     """Backward through rnn_recurrence. dh: (N, T, H) -> dxw (N, T, H), dh0 (N, H), dWh (H, H)."""
-    h0, Wh, h = cache
-    da = _time_major_empty(h.shape, h.dtype)
+    h0, Wh, h, workspace = cache
+    da = _time_major_empty(h.shape, h.dtype, workspace, "da")
     np.multiply(h, h, out=da)
     np.subtract(1, da, out=da)  # tanh' = 1 - tanh^2, for every step at once
     WhT = _transposed(Wh)
@@ -215,16 +243,25 @@ def rnn_backward(dh, cache):
 
 # -- LSTM ------------------------------------------------------------------------------
 
+def _by_gate(a, gates):
+    """(N, gates*H) -> (gates, N, H): a view with one gate's block of columns per leading index."""
+    return a.reshape(a.shape[0], gates, -1).swapaxes(0, 1)
+
+
+def _weights_by_gate(W, gates):
+    """(H_in, gates*H) -> (gates, H_in, H), each gate's columns as its own contiguous matrix."""
+    return np.ascontiguousarray(W.reshape(W.shape[0], gates, -1).swapaxes(0, 1))
+
+
 def _lstm_cell(a, prev_c, next_c, tanh_c, next_h):
     """The LSTM's non-linear part, in place.
 
-    a: (N, 4H) pre-activations in gate order i, f, o, g, overwritten by the activated gates;
-    prev_c: (N, H). Writes next_c, tanh(next_c) and next_h, each (N, H).
+    a: (4, N, H) pre-activations of the gates i, f, o, g, overwritten by the activated
+    gates; prev_c: (N, H). Writes next_c, tanh(next_c) and next_h, each (N, H).
     """
-    H = prev_c.shape[1]
-    sigmoid(a[:, : 3 * H], out=a[:, : 3 * H])
-    np.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
-    i, f, o, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    sigmoid(a[:3], out=a[:3])
+    np.tanh(a[3], out=a[3])
+    i, f, o, g = a
     np.multiply(f, prev_c, out=next_c)
     next_c += i * g
     np.tanh(next_c, out=tanh_c)
@@ -232,19 +269,21 @@ def _lstm_cell(a, prev_c, next_c, tanh_c, next_h):
 
 
 def _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da):
-    """Backward through _lstm_cell. Writes da (N, 4H) and returns dprev_c (N, H)."""
-    H = prev_c.shape[1]
-    i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    """Backward through _lstm_cell. gates: (4, N, H) activated i, f, o, g.
+
+    Writes da (4, N, H), the gradients of the pre-activations, and returns dprev_c (N, H).
+    """
+    i, f, o, g = gates
+    da_i, da_f, da_o, da_g = da
     dc = dnext_h * o
-    dc *= 1 - tanh_c * tanh_c
+    dc *= 1 - tanh_c * tanh_c  # tanh' = 1 - tanh^2
     dc += dnext_c
-    np.multiply(dc, g, out=da[:, :H])
-    np.multiply(dc, prev_c, out=da[:, H : 2 * H])
-    np.multiply(dnext_h, tanh_c, out=da[:, 2 * H : 3 * H])
-    ifo = gates[:, : 3 * H]
-    da[:, : 3 * H] *= ifo * (1 - ifo)  # sigmoid' = s (1 - s) for i, f, o at once
-    np.multiply(dc, i, out=da[:, 3 * H :])
-    da[:, 3 * H :] *= 1 - g * g  # tanh' = 1 - tanh^2
+    np.multiply(dc, g, out=da_i)
+    np.multiply(dc, prev_c, out=da_f)
+    np.multiply(dnext_h, tanh_c, out=da_o)
+    da[:3] *= gates[:3] * (1 - gates[:3])  # sigmoid' = s (1 - s) for i, f, o at once
+    np.multiply(dc, i, out=da_g)
+    da_g *= 1 - g * g
     return dc * f
 
 
@@ -262,7 +301,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     checks.shape("prev_c", prev_c, (("N", x.shape[0]), ("H", prev_h.shape[1])))
     gates = x @ Wx + prev_h @ Wh + b
     next_c, tanh_c, next_h = (np.empty_like(prev_h) for _ in range(3))
-    _lstm_cell(gates, prev_c, next_c, tanh_c, next_h)
+    _lstm_cell(_by_gate(gates, 4), prev_c, next_c, tanh_c, next_h)
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tanh_c)
 
 
@@ -276,28 +315,33 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     dnext_h = _check_grad("dnext_h", dnext_h, prev_c)
     dnext_c = _check_grad("dnext_c", dnext_c, prev_c)
     da = np.empty_like(gates)
-    dprev_c = _lstm_cell_backward(dnext_h, dnext_c, gates, prev_c, tanh_c, da)
+    dprev_c = _lstm_cell_backward(dnext_h, dnext_c, _by_gate(gates, 4), prev_c, tanh_c, _by_gate(da, 4))
     return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
-def lstm_recurrence(xw, h0, c0, Wh):
+def lstm_recurrence(xw, h0, c0, Wh, workspace=None):
     """The LSTM's time loop, given every step's input term xw_t = x_t Wx + b.
 
     xw: (N, T, 4H), h0, c0: (N, H), Wh: (H, 4H).
-    Returns h: (N, T, H) and a cache holding the cell states c (N, T, H) and the
-    activated gates (N, T, 4H), which the notebooks plot.
+    Returns h: (N, T, H) and a cache holding the cell states c (N, T, H) and the activated
+    gates of each step gate by gate, cache["gates_by_gate"] (T, 4, N, H): there every
+    gate of a step is one contiguous block, and the four recurrent terms are four
+    (N, H) x (H, H) matmuls, which BLAS runs at least as fast as one (N, H) x (H, 4H).
+    workspace: a Workspace to take the arrays from (see Workspace).
     """
     N, T, H4 = xw.shape
     H = H4 // 4
-    gates = _time_major_empty((N, T, H4), xw.dtype)
-    h, c, tanh_c = (_time_major_empty((N, T, H), xw.dtype) for _ in range(3))
+    gates = _empty((T, 4, N, H), xw.dtype, workspace, "gates")
+    h, c, tanh_c = (_time_major_empty((N, T, H), xw.dtype, workspace, name) for name in ("h", "c", "tanh_c"))
+    Wh_gates = _weights_by_gate(Wh, 4)
     prev_h, prev_c = h0, c0
     for t in range(T):
-        a = np.matmul(prev_h, Wh, out=gates[:, t])
-        a += xw[:, t]
+        a = np.matmul(prev_h, Wh_gates, out=gates[t])
+        a += _by_gate(xw[:, t], 4)
         _lstm_cell(a, prev_c, c[:, t], tanh_c[:, t], h[:, t])
         prev_h, prev_c = h[:, t], c[:, t]
-    return h, {"h0": h0, "c0": c0, "Wh": Wh, "h": h, "c": c, "tanh_c": tanh_c, "gates": gates}
+    return h, {"h0": h0, "c0": c0, "Wh": Wh, "h": h, "c": c, "tanh_c": tanh_c, "gates_by_gate": gates,
+                "workspace": workspace}
 
 
 def lstm_recurrence_backward(dh, cache):
@@ -305,17 +349,25 @@ def lstm_recurrence_backward(dh, cache):
 
     The gradient reaching c0 is kept in cache["dc0"] for callers that need it.
     """
-    h0, c0, Wh, h, c, gates = (cache[k] for k in ("h0", "c0", "Wh", "h", "c", "gates"))
-    dxw = _time_major_empty(gates.shape, gates.dtype)
-    WhT = _transposed(Wh)
+    h0, c0, Wh, h, c, gates, workspace = (cache[k] for k in ("h0", "c0", "Wh", "h", "c", "gates_by_gate", "workspace"))
+    da = _empty(gates.shape, gates.dtype, workspace, "da")
+    WhT_gates = _weights_by_gate(Wh, 4).swapaxes(1, 2).copy()  # each gate's block of Wh, transposed
     dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(c0)
     for t in reversed(range(h.shape[1])):
         prev_c = c[:, t - 1] if t > 0 else c0
-        dprev_c = _lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, gates[:, t], prev_c,
-                                      cache["tanh_c"][:, t], dxw[:, t])
-        dprev_h = dxw[:, t] @ WhT
+        dprev_c = _lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, gates[t], prev_c, cache["tanh_c"][:, t], da[t])
+        dprev_h = np.matmul(da[t], WhT_gates).sum(axis=0)
     cache["dc0"] = dprev_c
+    dxw = _by_position(da, workspace, "dxw")
     return dxw, dprev_h, _recurrent_weight_gradient(h0, h, dxw)
+
+
+def _by_position(by_gate, workspace=None, name=None):
+    """(T, k, N, H) stored gate by gate -> (N, T, k*H), stored time-major (a copy)."""
+    T, k, N, H = by_gate.shape
+    out = _time_major_empty((N, T, k * H), by_gate.dtype, workspace, name)
+    out.swapaxes(0, 1).reshape(T, N, k, H)[...] = by_gate.swapaxes(1, 2)
+    return out
 
 
 def lstm_forward(x, h0, Wx, Wh, b, c0=None):
@@ -332,7 +384,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     c0 = checks.float_array("c0", c0)
     checks.shape("c0", c0, (("N", h0.shape[0]), ("H", h0.shape[1])))
     h, cache = lstm_recurrence(input_projection(x, Wx, b), h0, c0, Wh)
-    cache.update(x=x, Wx=Wx)
+    cache.update(x=x, Wx=Wx, gates=_by_position(cache["gates_by_gate"]))
     return h, cache
 
 
@@ -428,21 +480,22 @@ def gru_step_backward(dnext_h, cache):
             dxw.sum(axis=0), dhw[:, 2 * H :].sum(axis=0))
 
 
-def gru_recurrence(xw, h0, Wh, bhn):
+def gru_recurrence(xw, h0, Wh, bhn, workspace=None):
     """The GRU's time loop, given every step's input term xw_t = x_t Wx + b.
 
     xw: (N, T, 3H), h0: (N, H), Wh: (H, 3H), bhn: (H,). Returns h: (N, T, H) and a cache
     holding the activated gates r, z, n (N, T, 3H).
+    workspace: a Workspace to take the arrays from (see Workspace).
     """
     N, T, H3 = xw.shape
-    gates = _time_major_empty((N, T, H3), xw.dtype)
-    h, hn = (_time_major_empty((N, T, H3 // 3), xw.dtype) for _ in range(2))
+    gates = _time_major_empty((N, T, H3), xw.dtype, workspace, "gates")
+    h, hn = (_time_major_empty((N, T, H3 // 3), xw.dtype, workspace, name) for name in ("h", "hn"))
     prev_h = h0
     for t in range(T):
         hw = np.matmul(prev_h, Wh, out=gates[:, t])
         _gru_cell(xw[:, t], hw, prev_h, bhn, hn[:, t], h[:, t])
         prev_h = h[:, t]
-    return h, {"h0": h0, "Wh": Wh, "h": h, "gates": gates, "hn": hn}
+    return h, {"h0": h0, "Wh": Wh, "h": h, "gates": gates, "hn": hn, "workspace": workspace}
 
 
 def gru_recurrence_backward(dh, cache):
@@ -450,9 +503,9 @@ def gru_recurrence_backward(dh, cache):
 
     dh: (N, T, H) -> dxw (N, T, 3H), dh0 (N, H), dWh (H, 3H), dbhn (H,).
     """
-    h0, Wh, h, gates, hn = (cache[k] for k in ("h0", "Wh", "h", "gates", "hn"))
+    h0, Wh, h, gates, hn, workspace = (cache[k] for k in ("h0", "Wh", "h", "gates", "hn", "workspace"))
     N, T, H = h.shape
-    dxw, dhw = (_time_major_empty(gates.shape, gates.dtype) for _ in range(2))
+    dxw, dhw = (_time_major_empty(gates.shape, gates.dtype, workspace, name) for name in ("dxw", "dhw"))
     WhT = _transposed(Wh)
     dprev_h = np.zeros_like(h0)
     for t in reversed(range(T)):

@@ -123,15 +123,15 @@ class LanguageModel:
             raise ValueError(f"{name} has no time steps: shape {ids.shape}")
         return ids
 
-    def _layer_forward(self, l, xw, state):
+    def _layer_forward(self, l, xw, state, workspace):
         p = self.params
         if self.cell == "rnn":
-            h, cache = layers.rnn_recurrence(xw, state, p[f"Wh{l}"])
+            h, cache = layers.rnn_recurrence(xw, state, p[f"Wh{l}"], workspace)
             return h, h[:, -1].copy(), cache
         if self.cell == "lstm":
-            h, cache = layers.lstm_recurrence(xw, state[0], state[1], p[f"Wh{l}"])
+            h, cache = layers.lstm_recurrence(xw, state[0], state[1], p[f"Wh{l}"], workspace)
             return h, (h[:, -1].copy(), cache["c"][:, -1].copy()), cache
-        h, cache = layers.gru_recurrence(xw, state, p[f"Wh{l}"], p[f"bhn{l}"])
+        h, cache = layers.gru_recurrence(xw, state, p[f"Wh{l}"], p[f"bhn{l}"], workspace)
         return h, h[:, -1].copy(), cache
 
     def _layer_backward(self, l, dh, cache, grads):
@@ -143,32 +143,46 @@ class LanguageModel:
             dxw, _, grads[f"Wh{l}"], grads[f"bhn{l}"] = layers.gru_recurrence_backward(dh, cache)
         return dxw
 
-    def _forward(self, x, state):
+    def _workspaces(self):
+        """One layers.Workspace per layer and one for the output, kept between training steps.
+
+        Only loss_and_grads and loss use them: everything they return is a new array.
+        """
+        if getattr(self, "_workspace_list", None) is None:
+            self._workspace_list = [layers.Workspace() for _ in range(self.config["num_layers"] + 1)]
+        return self._workspace_list
+
+    def _forward(self, x, state, workspaces=None):
         """Run the network; returns logits (N, T, V), the new state, and what backward needs.
 
         The arrays are indexed (N, T, ...) but stored time-major, like those the layers
         allocate (see layers._time_major_empty): each time step then reads one contiguous
         block. Hence the lookups by x.T, viewed back as (N, T, ...) with swapaxes.
+        workspaces: from self._workspaces(), for calls that return no array computed here.
         """
         p = self.params
-        N = x.shape[0]
+        N, T = x.shape
         state = self._check_state(state, N)
+        ws = workspaces or [None] * (self.config["num_layers"] + 1)
         if "W_embed" in p:
             inputs = p["W_embed"][x.T].swapaxes(0, 1)
-            xw = layers.input_projection(inputs, p["Wx0"], p["b0"])
+            xw = layers.input_projection(inputs, p["Wx0"], p["b0"], ws[0])
         else:
             inputs = None
-            xw = p["Wx0"][x.T].swapaxes(0, 1)  # one_hot(x) @ Wx0 without building the one-hot matrix
+            Wx = p["Wx0"]  # one_hot(x) @ Wx0 is a lookup of Wx0's rows: no one-hot matrix needed
+            xw = np.take(Wx, x.T, axis=0, mode="clip",  # x was checked: "clip" never clips, and skips a copy
+                         out=layers._empty((T, N, Wx.shape[1]), Wx.dtype, ws[0], "xw"))
+            xw = xw.swapaxes(0, 1)
             xw += p["b0"]
         new_state, caches, hs = [], [], []
         for l in range(self.config["num_layers"]):
             if l > 0:
-                xw = layers.input_projection(hs[-1], p[f"Wx{l}"], p[f"b{l}"])
-            h, last, cache = self._layer_forward(l, xw, state[l])
+                xw = layers.input_projection(hs[-1], p[f"Wx{l}"], p[f"b{l}"], ws[l])
+            h, last, cache = self._layer_forward(l, xw, state[l], ws[l])
             hs.append(h)
             new_state.append(last)
             caches.append(cache)
-        logits = layers.input_projection(hs[-1], p["W_out"], p["b_out"])
+        logits = layers.input_projection(hs[-1], p["W_out"], p["b_out"], ws[-1], "logits")
         return logits, new_state, (x, inputs, hs, caches)
 
     @staticmethod
@@ -188,7 +202,7 @@ class LanguageModel:
     def loss(self, x, y, state=None, ignore_index=None):
         """Mean loss in nats per counted target, without gradients. Returns loss, new_state."""
         x = self._check_ids("x", x)
-        logits, new_state, _ = self._forward(x, state)
+        logits, new_state, _ = self._forward(x, state, self._workspaces())
         loss, _ = self._softmax_cross_entropy(logits, self._check_targets(x, y), ignore_index, overwrite_logits=True)
         return loss, new_state
 
@@ -208,18 +222,19 @@ class LanguageModel:
         x = self._check_ids("x", x)
         y = self._check_targets(x, y)
         p = self.params
-        logits, new_state, (x, inputs, hs, caches) = self._forward(x, state)
+        workspaces = self._workspaces()
+        logits, new_state, (x, inputs, hs, caches) = self._forward(x, state, workspaces)
         loss, dlogits = self._softmax_cross_entropy(logits, y, ignore_index, overwrite_logits=True)
         ids = np.ascontiguousarray(x.T).swapaxes(0, 1)  # x stored time-major, like dxw below
         grads = {}
-        dh, grads["W_out"], grads["b_out"] = layers.input_projection_backward(dlogits, hs[-1], p["W_out"])
+        dh, grads["W_out"], grads["b_out"] = layers.input_projection_backward(dlogits, hs[-1], p["W_out"], workspaces[-1])
         for l in reversed(range(self.config["num_layers"])):
             dxw = self._layer_backward(l, dh, caches[l], grads)
             grads[f"b{l}"] = dxw.sum(axis=(0, 1))
             if l > 0:
-                dh, grads[f"Wx{l}"], _ = layers.input_projection_backward(dxw, hs[l - 1], p[f"Wx{l}"])
+                dh, grads[f"Wx{l}"], _ = layers.input_projection_backward(dxw, hs[l - 1], p[f"Wx{l}"], workspaces[l])
             elif inputs is not None:
-                dinputs, grads["Wx0"], _ = layers.input_projection_backward(dxw, inputs, p["Wx0"])
+                dinputs, grads["Wx0"], _ = layers.input_projection_backward(dxw, inputs, p["Wx0"], workspaces[0])
                 grads["W_embed"] = layers.embedding_backward(dinputs, (ids, p["W_embed"].shape))
             else:
                 grads["Wx0"] = layers.embedding_backward(dxw, (ids, p["Wx0"].shape))
