@@ -411,17 +411,17 @@ def lstm_backward(dh, cache):
 def _gru_cell(xw, hw, prev_h, bhn, hn, next_h):
     """The GRU's non-linear part, in place.
 
-    xw: (N, 3H) input term x Wx + b; hw: (N, 3H) recurrent term prev_h Wh, overwritten by
-    the activated r, z, n; prev_h: (N, H). Writes hn = prev_h Wh_n + bhn and next_h, (N, H).
+    xw: (3, N, H) input terms x Wx + b of r, z, n; hw: (3, N, H) recurrent terms
+    prev_h Wh, overwritten by the activated r, z, n; prev_h: (N, H).
+    Writes hn = prev_h Wh_n + bhn and next_h, each (N, H).
     """
-    H = prev_h.shape[1]
-    rz, n = hw[:, : 2 * H], hw[:, 2 * H :]
+    rz, n = hw[:2], hw[2]
     np.add(n, bhn, out=hn)
-    rz += xw[:, : 2 * H]
+    rz += xw[:2]
     sigmoid(rz, out=rz)
-    r, z = rz[:, :H], rz[:, H:]
+    r, z = rz
     np.multiply(r, hn, out=n)
-    n += xw[:, 2 * H :]
+    n += xw[2]
     np.tanh(n, out=n)
     np.subtract(prev_h, n, out=next_h)  # next_h = (1 - z) * n + z * prev_h = n + z * (prev_h - n)
     next_h *= z
@@ -429,15 +429,14 @@ def _gru_cell(xw, hw, prev_h, bhn, hn, next_h):
 
 
 def _gru_cell_backward(dnext_h, r, z, n, hn, prev_h, dxw, dhw):
-    """Backward through _gru_cell. Writes dxw and dhw (N, 3H), the gradients of the input
+    """Backward through _gru_cell. Writes dxw and dhw (3, N, H), the gradients of the input
     and recurrent terms; returns the part of dprev_h that flows through z * prev_h."""
-    H = prev_h.shape[1]
-    dan = dxw[:, 2 * H :]
+    dar, daz, dan = dxw
     np.multiply(dnext_h * (1 - z), 1 - n * n, out=dan)  # through n = tanh(...)
-    np.multiply(dan * hn, r * (1 - r), out=dxw[:, :H])  # through r
-    np.multiply(dnext_h * (prev_h - n), z * (1 - z), out=dxw[:, H : 2 * H])  # through z
-    dhw[:, : 2 * H] = dxw[:, : 2 * H]
-    np.multiply(dan, r, out=dhw[:, 2 * H :])  # the reset gate scales the recurrent term
+    np.multiply(dan * hn, r * (1 - r), out=dar)  # through r
+    np.multiply(dnext_h * (prev_h - n), z * (1 - z), out=daz)  # through z
+    dhw[:2] = dxw[:2]
+    np.multiply(dan, r, out=dhw[2])  # the reset gate scales the recurrent term
     return dnext_h * z
 
 
@@ -455,11 +454,10 @@ def gru_step_forward(x, prev_h, Wx, Wh, b, bhn):
     """
     x, prev_h = _check_step(x, prev_h, Wx, Wh, b, gates=3)
     bhn = _check_bhn(bhn, prev_h.shape[1])
-    H = prev_h.shape[1]
     rzn = prev_h @ Wh
-    hn, next_h = np.empty_like(rzn[:, :H]), np.empty_like(rzn[:, :H])
-    _gru_cell(x @ Wx + b, rzn, prev_h, bhn, hn, next_h)
-    r, z, n = rzn[:, :H], rzn[:, H : 2 * H], rzn[:, 2 * H :]
+    hn, next_h = np.empty_like(prev_h, dtype=rzn.dtype), np.empty_like(prev_h, dtype=rzn.dtype)
+    _gru_cell(_by_gate(x @ Wx + b, 3), _by_gate(rzn, 3), prev_h, bhn, hn, next_h)
+    r, z, n = _by_gate(rzn, 3)
     return next_h, (x, Wx, Wh, (r, z, n, hn, prev_h))
 
 
@@ -475,7 +473,7 @@ def gru_step_backward(dnext_h, cache):
     H = prev_h.shape[1]
     dxw = np.empty(dnext_h.shape[:1] + (3 * H,), dtype=dnext_h.dtype)
     dhw = np.empty_like(dxw)
-    dprev_h = _gru_cell_backward(dnext_h, *step, dxw, dhw)
+    dprev_h = _gru_cell_backward(dnext_h, *step, _by_gate(dxw, 3), _by_gate(dhw, 3))
     return (dxw @ Wx.T, dprev_h + dhw @ Wh.T, x.T @ dxw, prev_h.T @ dhw,
             dxw.sum(axis=0), dhw[:, 2 * H :].sum(axis=0))
 
@@ -484,18 +482,21 @@ def gru_recurrence(xw, h0, Wh, bhn, workspace=None):
     """The GRU's time loop, given every step's input term xw_t = x_t Wx + b.
 
     xw: (N, T, 3H), h0: (N, H), Wh: (H, 3H), bhn: (H,). Returns h: (N, T, H) and a cache
-    holding the activated gates r, z, n (N, T, 3H).
+    holding the activated gates of each step gate by gate, cache["gates_by_gate"]
+    (T, 3, N, H), for the reasons given at lstm_recurrence.
     workspace: a Workspace to take the arrays from (see Workspace).
     """
     N, T, H3 = xw.shape
-    gates = _time_major_empty((N, T, H3), xw.dtype, workspace, "gates")
-    h, hn = (_time_major_empty((N, T, H3 // 3), xw.dtype, workspace, name) for name in ("h", "hn"))
+    H = H3 // 3
+    gates = _empty((T, 3, N, H), xw.dtype, workspace, "gates")
+    h, hn = (_time_major_empty((N, T, H), xw.dtype, workspace, name) for name in ("h", "hn"))
+    Wh_gates = _weights_by_gate(Wh, 3)
     prev_h = h0
     for t in range(T):
-        hw = np.matmul(prev_h, Wh, out=gates[:, t])
-        _gru_cell(xw[:, t], hw, prev_h, bhn, hn[:, t], h[:, t])
+        hw = np.matmul(prev_h, Wh_gates, out=gates[t])
+        _gru_cell(_by_gate(xw[:, t], 3), hw, prev_h, bhn, hn[:, t], h[:, t])
         prev_h = h[:, t]
-    return h, {"h0": h0, "Wh": Wh, "h": h, "gates": gates, "hn": hn, "workspace": workspace}
+    return h, {"h0": h0, "Wh": Wh, "h": h, "gates_by_gate": gates, "hn": hn, "workspace": workspace}
 
 
 def gru_recurrence_backward(dh, cache):
@@ -503,31 +504,32 @@ def gru_recurrence_backward(dh, cache):
 
     dh: (N, T, H) -> dxw (N, T, 3H), dh0 (N, H), dWh (H, 3H), dbhn (H,).
     """
-    h0, Wh, h, gates, hn, workspace = (cache[k] for k in ("h0", "Wh", "h", "gates", "hn", "workspace"))
-    N, T, H = h.shape
-    dxw, dhw = (_time_major_empty(gates.shape, gates.dtype, workspace, name) for name in ("dxw", "dhw"))
-    WhT = _transposed(Wh)
+    h0, Wh, h, gates, hn, workspace = (cache[k] for k in ("h0", "Wh", "h", "gates_by_gate", "hn", "workspace"))
+    dxw, dhw = (_empty(gates.shape, gates.dtype, workspace, name) for name in ("dxw_by_gate", "dhw_by_gate"))
+    WhT_gates = _weights_by_gate(Wh, 3).swapaxes(1, 2).copy()  # each gate's block of Wh, transposed
     dprev_h = np.zeros_like(h0)
-    for t in reversed(range(T)):
+    for t in reversed(range(h.shape[1])):
         prev_h = h[:, t - 1] if t > 0 else h0
-        r, z, n = gates[:, t, :H], gates[:, t, H : 2 * H], gates[:, t, 2 * H :]
-        dprev_z = _gru_cell_backward(dh[:, t] + dprev_h, r, z, n, hn[:, t], prev_h, dxw[:, t], dhw[:, t])
-        dprev_h = dhw[:, t] @ WhT
+        r, z, n = gates[t]
+        dprev_z = _gru_cell_backward(dh[:, t] + dprev_h, r, z, n, hn[:, t], prev_h, dxw[t], dhw[t])
+        dprev_h = np.matmul(dhw[t], WhT_gates).sum(axis=0)
         dprev_h += dprev_z
-    dbhn = dhw[:, :, 2 * H :].sum(axis=(0, 1))
-    return dxw, dprev_h, _recurrent_weight_gradient(h0, h, dhw), dbhn
+    dbhn = dhw[:, 2].sum(axis=(0, 1))
+    dhw = _by_position(dhw, workspace, "dhw")
+    return _by_position(dxw, workspace, "dxw"), dprev_h, _recurrent_weight_gradient(h0, h, dhw), dbhn
 
 
 def gru_forward(x, h0, Wx, Wh, b, bhn):
     """A GRU over a whole sequence.
 
     x: (N, T, D), h0: (N, H), Wx: (D, 3H), Wh: (H, 3H), b: (3H,), bhn: (H,)
-    Returns h: (N, T, H) and a cache.
+    Returns h: (N, T, H) and a cache; cache["gates"] (N, T, 3H) holds the activated
+    gates r, z, n.
     """
     x, h0 = _check_sequence(x, h0, Wx, Wh, b, gates=3)
     bhn = _check_bhn(bhn, h0.shape[1])
     h, cache = gru_recurrence(input_projection(x, Wx, b), h0, Wh, bhn)
-    cache.update(x=x, Wx=Wx)
+    cache.update(x=x, Wx=Wx, gates=_by_position(cache["gates_by_gate"]))
     return h, cache
 
 
