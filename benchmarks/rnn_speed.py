@@ -177,11 +177,13 @@ def rss_line(field):
 
 
 def probe_memory(spec):
-    """Child process: the resident-memory high-water mark one step adds, in bytes.
+    """Child process: how far two training steps raise the resident memory, in bytes.
 
-    Linux only: /proc/self/clear_refs resets the peak (VmHWM) just before the step.
-    Run with MALLOC_MMAP_THRESHOLD_ fixed so freed arrays go back to the system at once
-    and the resident size follows live memory.
+    Measured from just before the first step, in a fresh process, so that what an
+    implementation allocates once and keeps (course_lib's reused arrays, torch's caches)
+    counts too. Linux only: /proc/self/clear_refs resets the peak (VmHWM). Run with
+    MALLOC_MMAP_THRESHOLD_ fixed so freed arrays go back to the system at once and the
+    resident size follows live memory.
     """
     from threadpoolctl import threadpool_limits
 
@@ -191,18 +193,18 @@ def probe_memory(spec):
     with threadpool_limits(limits=spec["threads"]):
         step = build_step(spec["impl"], spec["cell"], spec["cfg"], spec["dtype"], spec["torch_input"],
                           sequences=spec["sequences"])
-        step()  # warm-up: one-off allocations are not a step's memory
         gc.collect()
         before = rss_line("VmRSS")
         with open("/proc/self/clear_refs", "w") as clear:
             clear.write("5")
         step()
+        step()
         return rss_line("VmHWM") - before
 
 
 def peak_step_memory(impl, cell, cfg, dtype, threads, torch_input, sequences=None):
-    """MiB that one step adds to a fresh process's peak resident memory, or None where
-    that cannot be measured (not Linux)."""
+    """MiB by which the first two training steps raise a fresh process's resident memory
+    (beyond the model and the batch), or None where that cannot be measured (not Linux)."""
     if not Path("/proc/self/clear_refs").exists():
         return None
     spec = {"impl": impl, "cell": cell, "cfg": cfg, "dtype": dtype, "threads": threads,
@@ -413,7 +415,7 @@ def run(args):
             ours["vs_torch"] = None if theirs is None else round(ours["tokens_per_s"] / theirs["tokens_per_s"], 2)
 
     if MEMORY_CONFIG in args.configs and not args.no_memory:
-        print(f"measuring peak memory of one step at config {MEMORY_CONFIG} (fresh process each)", flush=True)
+        print(f"measuring the memory of training steps at config {MEMORY_CONFIG} (a fresh process each)", flush=True)
         for row in rows:
             if row["config"] == MEMORY_CONFIG:
                 row["peak_step_memory_mib"] = peak_step_memory(
@@ -429,7 +431,8 @@ def run(args):
         print(line)
     if any("peak_step_memory_mib" in r for r in rows):
         print()
-        print(f"peak memory one step adds at config {MEMORY_CONFIG} (resident set high-water mark, MiB)")
+        print(f"memory of training at config {MEMORY_CONFIG}: peak resident set of the first two steps "
+              f"in a fresh process, beyond the model (MiB)")
         for line in memory_lines(rows, args.cells):
             print(line)
     print()
