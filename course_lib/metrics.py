@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from . import checks
-from .data import anbn_batch
+from .data import anbn_batch, stream_batches
 
 
 def perplexity(mean_nll):
@@ -37,6 +37,20 @@ def bigram_loss(train_ids, eval_ids, vocab_size, alpha=0.1):
     np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
     log_probs = np.log(counts / counts.sum(axis=1, keepdims=True))
     return float(-log_probs[eval_ids[:-1], eval_ids[1:]].mean())
+
+
+def stream_loss(model, ids, batch_size=16, seq_len=128):
+    """Mean nats per token of a model over a whole token stream (validation text, say).
+
+    The stream is read in (batch_size, seq_len) windows with the hidden state carried from
+    each window to the next, as in training, so every token is predicted with the context
+    of everything before it in its track. Returns the mean of the windows' losses.
+    """
+    state, losses = None, []
+    for x, y in stream_batches(ids, batch_size, seq_len):
+        loss, state = model.loss(x, y, state)
+        losses.append(loss)
+    return float(np.mean(losses))
 
 
 def anbn_solved(model, n, vocab=None):

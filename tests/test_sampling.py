@@ -62,3 +62,11 @@ def test_perplexity_and_bits():
 def test_untrained_model_does_not_solve_anbn():
     model = LanguageModel(4, 4, cell="lstm", seed=0)
     assert metrics.longest_solved_n(model, 5) < 5
+
+
+def test_stream_loss_carries_state_across_windows():
+    """With the state carried, reading a stream in windows scores it as one long sequence does."""
+    model = LanguageModel(6, 8, cell="gru", seed=0, dtype=np.float64)
+    ids = np.random.default_rng(0).integers(0, 6, 2 * 40 + 1)
+    whole, _ = model.loss(ids[:-1].reshape(2, 40), ids[1:].reshape(2, 40))
+    assert metrics.stream_loss(model, ids, batch_size=2, seq_len=10) == pytest.approx(whole, rel=1e-12)
