@@ -13,6 +13,11 @@ Two forms of each cell live here:
   matmul before the time loop, and the weight gradients are one matmul after it; only
   the recurrent part h_{t-1} Wh has to wait for the previous step. The time loop is
   explicit, and the step's non-linear part is shared with the step functions.
+
+For speed (benchmarks/rnn_speed.py measures it) the sequence functions store what they
+allocate so that a time step works on contiguous blocks (time-major; the LSTM's and GRU's
+gates gate by gate), the cells compute in place, and a training step may reuse its
+arrays from call to call (Workspace).
 """
 import numpy as np
 
@@ -137,7 +142,7 @@ def input_projection(x, Wx, b, workspace=None, name="xw"):
     """x: (N, T, D) -> x Wx + b: (N, T, G) for all time steps in one matmul."""
     N, T, _ = x.shape
     time_major, (rows,) = _rows(x)
-    out = np.matmul(rows, Wx, out=_empty((N * T, Wx.shape[1]), np.result_type(rows, Wx), workspace, name))
+    out = np.matmul(rows, Wx, out=_empty((N * T, Wx.shape[1]), np.result_type(rows, Wx, b), workspace, name))
     out += b
     return _unrows(out, N, T, time_major)
 
@@ -162,6 +167,29 @@ def _recurrent_weight_gradient(h0, h, da):
 def _transposed(W):
     """W.T as a contiguous array: BLAS multiplies by it faster than by the transposed view."""
     return np.ascontiguousarray(W.T)
+
+
+# The LSTM's and GRU's sequence functions keep each step's gates gate by gate, (gates, N, H):
+# every gate is then one contiguous block for the elementwise work (several times faster
+# than on a strided column block), and the recurrent term is one (N, H) x (H, H) matmul
+# per gate, which BLAS runs at least as fast as a single (N, H) x (H, gates*H).
+
+def _by_gate(a, gates):
+    """(N, gates*H) -> (gates, N, H): a view with one gate's block of columns per leading index."""
+    return a.reshape(a.shape[0], gates, -1).swapaxes(0, 1)
+
+
+def _weights_by_gate(W, gates):
+    """(H_in, gates*H) -> (gates, H_in, H), each gate's columns as its own contiguous matrix."""
+    return np.ascontiguousarray(W.reshape(W.shape[0], gates, -1).swapaxes(0, 1))
+
+
+def _by_position(by_gate, workspace=None, name=None):
+    """(T, k, N, H) stored gate by gate -> (N, T, k*H), stored time-major (a copy)."""
+    T, k, N, H = by_gate.shape
+    out = _time_major_empty((N, T, k * H), by_gate.dtype, workspace, name)
+    out.swapaxes(0, 1).reshape(T, N, k, H)[...] = by_gate.swapaxes(1, 2)
+    return out
 
 
 # -- vanilla RNN -----------------------------------------------------------------------
@@ -243,16 +271,6 @@ def rnn_backward(dh, cache):
 
 # -- LSTM ------------------------------------------------------------------------------
 
-def _by_gate(a, gates):
-    """(N, gates*H) -> (gates, N, H): a view with one gate's block of columns per leading index."""
-    return a.reshape(a.shape[0], gates, -1).swapaxes(0, 1)
-
-
-def _weights_by_gate(W, gates):
-    """(H_in, gates*H) -> (gates, H_in, H), each gate's columns as its own contiguous matrix."""
-    return np.ascontiguousarray(W.reshape(W.shape[0], gates, -1).swapaxes(0, 1))
-
-
 def _lstm_cell(a, prev_c, next_c, tanh_c, next_h):
     """The LSTM's non-linear part, in place.
 
@@ -324,9 +342,7 @@ def lstm_recurrence(xw, h0, c0, Wh, workspace=None):
 
     xw: (N, T, 4H), h0, c0: (N, H), Wh: (H, 4H).
     Returns h: (N, T, H) and a cache holding the cell states c (N, T, H) and the activated
-    gates of each step gate by gate, cache["gates_by_gate"] (T, 4, N, H): there every
-    gate of a step is one contiguous block, and the four recurrent terms are four
-    (N, H) x (H, H) matmuls, which BLAS runs at least as fast as one (N, H) x (H, 4H).
+    gates of each step gate by gate, cache["gates_by_gate"] (T, 4, N, H).
     workspace: a Workspace to take the arrays from (see Workspace).
     """
     N, T, H4 = xw.shape
@@ -360,14 +376,6 @@ def lstm_recurrence_backward(dh, cache):
     cache["dc0"] = dprev_c
     dxw = _by_position(da, workspace, "dxw")
     return dxw, dprev_h, _recurrent_weight_gradient(h0, h, dxw)
-
-
-def _by_position(by_gate, workspace=None, name=None):
-    """(T, k, N, H) stored gate by gate -> (N, T, k*H), stored time-major (a copy)."""
-    T, k, N, H = by_gate.shape
-    out = _time_major_empty((N, T, k * H), by_gate.dtype, workspace, name)
-    out.swapaxes(0, 1).reshape(T, N, k, H)[...] = by_gate.swapaxes(1, 2)
-    return out
 
 
 def lstm_forward(x, h0, Wx, Wh, b, c0=None):
@@ -483,7 +491,7 @@ def gru_recurrence(xw, h0, Wh, bhn, workspace=None):
 
     xw: (N, T, 3H), h0: (N, H), Wh: (H, 3H), bhn: (H,). Returns h: (N, T, H) and a cache
     holding the activated gates of each step gate by gate, cache["gates_by_gate"]
-    (T, 3, N, H), for the reasons given at lstm_recurrence.
+    (T, 3, N, H).
     workspace: a Workspace to take the arrays from (see Workspace).
     """
     N, T, H3 = xw.shape
