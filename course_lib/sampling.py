@@ -68,4 +68,6 @@ def sample(model, vocab, prefix="", length=200, temperature=1.0, top_k=None, see
         else:
             line.append(token)
         logits, state = model.step(np.array([token]), state)
-    return prefix + "\n".join(vocab.decode(np.array(ids, dtype=np.int64)) for ids in lines + [line])
+    text = "\n".join(vocab.decode(np.array(ids, dtype=np.int64)) for ids in lines + [line])
+    joiner = " " if vocab.level == "word" and prefix and text and not prefix[-1].isspace() else ""
+    return prefix + joiner + text

@@ -70,3 +70,9 @@ def test_stream_loss_carries_state_across_windows():
     ids = np.random.default_rng(0).integers(0, 6, 2 * 40 + 1)
     whole, _ = model.loss(ids[:-1].reshape(2, 40), ids[1:].reshape(2, 40))
     assert metrics.stream_loss(model, ids, batch_size=2, seq_len=10) == pytest.approx(whole, rel=1e-12)
+
+
+def test_word_samples_are_separated_from_the_prefix_by_a_space():
+    vocab = Vocabulary.build("the king is dead long live the king", level="word", specials=("<pad>", "<eos>"))
+    text = sample(LanguageModel(len(vocab), 8, seed=0), vocab, prefix="the king", length=5, seed=0)
+    assert text.startswith("the king ") and not text.startswith("the king  ")
