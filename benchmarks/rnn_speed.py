@@ -16,7 +16,8 @@ Each number is the median over repeated steps after warm-up; the implementations
 (cell, size) are timed in alternating rounds so that a busy machine slows them alike.
 
 Also measured in the same run: the machine's matmul peak (GFLOP/s of a square matmul),
-the share of it each implementation reaches, and the peak memory of one step at size b.
+the share of it each implementation reaches, and the memory training takes at size b.
+benchmarks/README.md explains the method and shows a run.
 """
 import argparse
 import datetime
@@ -429,6 +430,11 @@ def run(args):
           f"k = thousand)")
     for line in table_lines(rows, args.configs, args.cells):
         print(line)
+    print("baseline: timed on the first " + ", ".join(f"{min(configs[c]['batch'], BASELINE_SEQUENCES[c])} ({c})"
+                                                   for c in args.configs)
+          + " sequences of the batch; it handles one sequence after another, so its tokens/s does not depend on the batch")
+    if torch is not None:
+        print("torch: the faster of its two input forms, one-hot or nn.Embedding(V, H) (benchmarks/torch_equivalent.py)")
     if any("peak_step_memory_mib" in r for r in rows):
         print()
         print(f"memory of training at config {MEMORY_CONFIG}: peak resident set of the first two steps "
