@@ -152,6 +152,10 @@ class LanguageModel:
             self._workspace_list = [layers.Workspace() for _ in range(self.config["num_layers"] + 1)]
         return self._workspace_list
 
+    def __getstate__(self):
+        # The workspaces are scratch space, not part of the model: copies and pickles leave them out.
+        return {k: v for k, v in self.__dict__.items() if k != "_workspace_list"}
+
     def _forward(self, x, state, workspaces=None):
         """Run the network; returns logits (N, T, V), the new state, and what backward needs.
 

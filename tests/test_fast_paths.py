@@ -124,3 +124,19 @@ def test_float32_training_step_stays_float32(cell):
     assert isinstance(loss, float)
     assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
     assert {np.asarray(s).dtype for s in state} == {np.dtype(np.float32)}
+
+
+def test_a_copied_model_leaves_the_reused_arrays_behind_and_trains_alike():
+    import copy
+    import pickle
+
+    model = LanguageModel(V, H, cell="lstm", seed=0, dtype=np.float64)
+    untrained_size = len(pickle.dumps(model))
+    x, y = batch(0)
+    loss, grads, _ = model.loss_and_grads(x, y)
+    assert len(pickle.dumps(model)) == untrained_size
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        clone_loss, clone_grads, _ = clone.loss_and_grads(x, y)
+        assert clone_loss == loss
+        for name in grads:
+            np.testing.assert_array_equal(clone_grads[name], grads[name])
