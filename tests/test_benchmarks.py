@@ -42,7 +42,7 @@ def tiny_model(cell, seed=1):
 
 def test_smoke_run_writes_json_rows_with_the_documented_schema(tmp_path):
     out = tmp_path / "speed.json"
-    result = run_script("--smoke", "--no-torch", "--json", str(out))
+    result = run_script("--smoke", "--no-torch", "--clock", "cpu", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "torch rows skipped" in result.stdout
     rows = json.loads(out.read_text())
@@ -51,7 +51,7 @@ def test_smoke_run_writes_json_rows_with_the_documented_schema(tmp_path):
         for key, kind in SCHEMA.items():
             assert isinstance(row[key], kind), (key, row)
         assert row["tokens_per_s"] > 0
-        assert (row["dtype"], row["threads"]) == ("float32", 1)
+        assert (row["dtype"], row["threads"], row["clock"]) == ("float32", 1, "cpu")
     seen = {(r["impl"], r["cell"], r["config"]) for r in rows}
     expected = {(impl, cell, config) for impl in ("course_lib", "baseline") for cell in CELLS for config in "abcd"}
     assert seen == expected
@@ -87,7 +87,8 @@ def test_json_path_that_exists_is_not_overwritten(tmp_path):
 
 
 @pytest.mark.parametrize("args, named", [(["--threads", "0"], "--threads"), (["--configs", "a,e"], "--configs"),
-                                         (["--cells", "transformer"], "--cells"), (["--dtype", "float16"], "--dtype")])
+                                         (["--cells", "transformer"], "--cells"), (["--dtype", "float16"], "--dtype"),
+                                         (["--clock", "sundial"], "--clock")])
 def test_bad_arguments_are_refused_naming_the_argument(args, named):
     result = run_script(*args)
     assert result.returncode == 2
