@@ -63,8 +63,8 @@ EXERCISES = {e.name: e for e in [
     Exercise("count_parameters", "05", 1, "models.count_cell_parameters", ("cell", "input_size", "hidden_size")),
     Exercise("softmax_with_temperature", "06", 1, "sampling.softmax_with_temperature", ("logits", "temperature")),
     Exercise("top_k_filter", "06", 2, "sampling.top_k_filter", ("logits", "k")),
-    Exercise("perplexity", "07", 1, "metrics.perplexity", ("mean_nll_nats",)),
     Exercise("embedding_backward", "07", 2, "layers.embedding_backward", ("dout", "ids", "vocab_size"), ("dW",)),
+    Exercise("perplexity", "07", 1, "metrics.perplexity", ("mean_nll_nats",)),
 ]}
 
 
