@@ -175,6 +175,18 @@ def anbn_batch(ns, vocab=None):
     return x, y, predictable
 
 
+def anbn_forced_batch(ns, vocab=None):
+    """A training batch of a^n b^n that scores only the forced targets.
+
+    Returns (x, y, pad_id) for train(): y keeps the targets at forced positions and is
+    <pad> (ignored by the loss) elsewhere. The unforced targets only teach how long the
+    training sentences tend to be, which is exactly what must not carry over to larger n.
+    """
+    vocab = vocab or anbn_vocabulary()
+    x, y, predictable = anbn_batch(ns, vocab)
+    return x, np.where(predictable, y, vocab.pad_id), vocab.pad_id
+
+
 # -- batching ----------------------------------------------------------------------------
 
 def stream_batches(ids, batch_size, seq_len):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from . import checks
-from .data import anbn_batch, stream_batches
+from .data import anbn_batch, anbn_vocabulary, stream_batches
 
 
 def perplexity(mean_nll):
@@ -58,6 +58,15 @@ def anbn_solved(model, n, vocab=None):
     x, y, predictable = anbn_batch([n], vocab)
     logits, _, _ = model.forward(x)
     return bool(np.all(logits.argmax(axis=-1)[predictable] == y[predictable]))
+
+
+def anbn_predictions(model, n, vocab=None):
+    """The model's argmax guesses at the forced positions of a^n b^n, as text such as
+    "bbbE" (E for <eos>): what a correct model writes is n-1 b's and then E."""
+    vocab = vocab or anbn_vocabulary()
+    x, _, predictable = anbn_batch([n], vocab)
+    logits, _, _ = model.forward(x)
+    return "".join("E" if i == vocab.eos_id else vocab.tokens[i] for i in logits.argmax(axis=-1)[predictable])
 
 
 def longest_solved_n(model, n_max, vocab=None):

@@ -35,24 +35,28 @@ class LanguageModel:
     vocab_size: V; hidden_size: H; cell: "rnn", "lstm" or "gru"; num_layers: stacked layers;
     embedding_dim: E for a learned embedding, or None to feed one-hot vectors (then the
     first layer's input term one_hot(x) Wx0 is the row lookup Wx0[x]); seed: initial weights;
-    dtype: float32 to train, float64 for gradient checks.
+    dtype: float32 to train, float64 for gradient checks; forget_bias: the LSTM forget
+    gate's initial bias (a large one keeps the cell's memory, and its gradient, for long).
     """
 
     def __init__(self, vocab_size, hidden_size=128, cell="lstm", num_layers=1,
-                 embedding_dim=None, seed=0, dtype=np.float32):
+                 embedding_dim=None, seed=0, dtype=np.float32, forget_bias=1.0):
         checks.positive("vocab_size", vocab_size, integer=True)
         checks.positive("hidden_size", hidden_size, integer=True)
         checks.positive("num_layers", num_layers, integer=True)
         checks.one_of("cell", cell, CELLS)
         if embedding_dim is not None:
             checks.positive("embedding_dim", embedding_dim, integer=True)
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(forget_bias):
+            raise ValueError(f"forget_bias must be a finite number, got {forget_bias!r}")
         dtype = np.dtype(dtype)
         if not np.issubdtype(dtype, np.floating):
             raise TypeError(f"dtype must be a float type such as np.float32, got {dtype}")
         self.config = {"vocab_size": int(vocab_size), "hidden_size": int(hidden_size), "cell": cell,
                        "num_layers": int(num_layers),
                        "embedding_dim": None if embedding_dim is None else int(embedding_dim),
-                       "seed": int(seed), "dtype": dtype.name}
+                       "seed": int(seed), "dtype": dtype.name, "forget_bias": float(forget_bias)}
         self.params = self._initial_params(np.random.default_rng(seed), dtype)
 
     def __repr__(self):
@@ -70,7 +74,8 @@ class LanguageModel:
 
     def _initial_params(self, rng, dtype):
         # Uniform in +-1/sqrt(H), as torch.nn's recurrent layers do; the LSTM's forget
-        # gate starts biased open (b_f = 1) so early gradients reach far back.
+        # gate starts biased open (b_f = forget_bias, 1 by default) so early gradients
+        # reach far back.
         c = self.config
         V, H, E = c["vocab_size"], c["hidden_size"], c["embedding_dim"]
         G = GATES[c["cell"]] * H
@@ -84,7 +89,7 @@ class LanguageModel:
             params[f"Wh{l}"] = rng.uniform(-k, k, (H, G))
             params[f"b{l}"] = np.zeros(G)
             if c["cell"] == "lstm":
-                params[f"b{l}"][H : 2 * H] = 1.0
+                params[f"b{l}"][H : 2 * H] = c["forget_bias"]
             if c["cell"] == "gru":
                 params[f"bhn{l}"] = np.zeros(H)
         params["W_out"] = rng.uniform(-k, k, (H, V))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from course_lib.data import (SequenceBatches, Vocabulary, anbn_batch, anbn_predictable, anbn_tokens,
+from course_lib.data import (SequenceBatches, Vocabulary, anbn_batch, anbn_forced_batch, anbn_predictable, anbn_tokens,
                              anbn_vocabulary, one_hot, pad_batch, split, stream_batches, tokenize_words)
 
 
@@ -124,3 +124,13 @@ def test_split_is_a_seeded_partition():
     assert split(items, seed=1) == (train, val, test)
     with pytest.raises(ValueError, match="summing to 1"):
         split(items, (0.5, 0.1, 0.1))
+
+
+def test_anbn_forced_batch_keeps_only_forced_targets():
+    vocab = anbn_vocabulary()
+    x, y, pad = anbn_forced_batch([2, 3], vocab)
+    _, y_all, predictable = anbn_batch([2, 3], vocab)
+    assert pad == vocab.pad_id
+    np.testing.assert_array_equal(y[predictable], y_all[predictable])
+    assert np.all(y[~predictable] == pad)
+    assert vocab.decode(y[1]) == "b b <eos>"

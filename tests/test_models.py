@@ -140,3 +140,13 @@ def test_state_of_the_wrong_batch_size_is_refused():
 def test_bad_configuration_is_refused(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         LanguageModel(V, **{"hidden_size": H, **kwargs})
+
+
+def test_forget_bias_sets_the_lstm_forget_gate_and_survives_saving(tmp_path):
+    model = LanguageModel(V, H, cell="lstm", num_layers=2, forget_bias=8.0)
+    for l in range(2):
+        np.testing.assert_array_equal(model.params[f"b{l}"][H:2 * H], 8.0)
+        np.testing.assert_array_equal(model.params[f"b{l}"][:H], 0.0)
+    assert LanguageModel.load(model.save(tmp_path / "m.npz")).config["forget_bias"] == 8.0
+    with pytest.raises(ValueError, match="forget_bias must be a finite number"):
+        LanguageModel(V, H, forget_bias=float("nan"))

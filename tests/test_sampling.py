@@ -76,3 +76,17 @@ def test_word_samples_are_separated_from_the_prefix_by_a_space():
     vocab = Vocabulary.build("the king is dead long live the king", level="word", specials=("<pad>", "<eos>"))
     text = sample(LanguageModel(len(vocab), 8, seed=0), vocab, prefix="the king", length=5, seed=0)
     assert text.startswith("the king ") and not text.startswith("the king  ")
+
+
+def test_anbn_predictions_spell_the_forced_guesses():
+    class Oracle:
+        """Predicts b at every step, except <eos> at the last input position."""
+
+        def forward(self, x):
+            logits = np.zeros(x.shape + (4,))
+            logits[..., 3] = 1.0
+            logits[:, -1, 3], logits[:, -1, 1] = 0.0, 1.0
+            return logits, None, None
+
+    assert metrics.anbn_predictions(Oracle(), 4) == "bbbE"
+    assert metrics.anbn_solved(Oracle(), 4)
