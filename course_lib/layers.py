@@ -47,28 +47,24 @@ def softmax(logits, axis=-1):
 
 # -- argument checks shared by the cells -------------------------------------------------
 
-def _check_step(x, prev_h, Wx, Wh, b, gates):
-    x = checks.float_array("x", x, ndim=2)
-    prev_h = checks.float_array("prev_h", prev_h, ndim=2)
-    N, D = x.shape
-    H = prev_h.shape[1]
-    checks.shape("prev_h", prev_h, (("N", N), ("H", None)))
+def _check_cell_inputs(x, h, Wx, Wh, b, gates, x_ndim, h_name):
+    """Check a cell's input (N, D) or (N, T, D), state h: (N, H) and weights for `gates` gates."""
+    x = checks.float_array("x", x, ndim=x_ndim)
+    h = checks.float_array(h_name, h, ndim=2)
+    N, D, H = x.shape[0], x.shape[-1], h.shape[1]
+    checks.shape(h_name, h, (("N", N), ("H", None)))
     checks.shape("Wx", checks.float_array("Wx", Wx), (("D", D), (f"{gates}H", gates * H)))
     checks.shape("Wh", checks.float_array("Wh", Wh), (("H", H), (f"{gates}H", gates * H)))
     checks.shape("b", checks.float_array("b", b), ((f"{gates}H", gates * H),))
-    return x, prev_h
+    return x, h
+
+
+def _check_step(x, prev_h, Wx, Wh, b, gates):
+    return _check_cell_inputs(x, prev_h, Wx, Wh, b, gates, x_ndim=2, h_name="prev_h")
 
 
 def _check_sequence(x, h0, Wx, Wh, b, gates):
-    x = checks.float_array("x", x, ndim=3)
-    h0 = checks.float_array("h0", h0, ndim=2)
-    N, T, D = x.shape
-    H = h0.shape[1]
-    checks.shape("h0", h0, (("N", N), ("H", None)))
-    checks.shape("Wx", checks.float_array("Wx", Wx), (("D", D), (f"{gates}H", gates * H)))
-    checks.shape("Wh", checks.float_array("Wh", Wh), (("H", H), (f"{gates}H", gates * H)))
-    checks.shape("b", checks.float_array("b", b), ((f"{gates}H", gates * H),))
-    return x, h0
+    return _check_cell_inputs(x, h0, Wx, Wh, b, gates, x_ndim=3, h_name="h0")
 
 
 def _check_grad(name, d, like):
