@@ -55,6 +55,9 @@ def lab(args):
 
 
 def test(args):
+    if not (ROOT / "tests").is_dir():
+        sys.exit("[course] this is the student edition: the tests come with the instructor edition. "
+                 "Check your exercises with check(...) in the notebooks.")
     say("running every test: unit tests, notebooks (nbval), grading, browser")
     result = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
     sys.exit(result.returncode)
