@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from . import checks
-from .data import anbn_batch, anbn_vocabulary, stream_batches
+from .data import anbn_batch, anbn_forced_batch, anbn_vocabulary, stream_batches
 
 
 def perplexity(mean_nll):
@@ -75,3 +75,15 @@ def longest_solved_n(model, n_max, vocab=None):
         if not anbn_solved(model, n, vocab):
             return n - 1
     return n_max
+
+
+def anbn_report(model, val_ns=range(11, 21), n_max=100, vocab=None):
+    """How a model trained on short a^n b^n sentences does on longer ones.
+
+    Returns {"val loss": mean nats per forced target over the sentences val_ns,
+    "val solved": how many of them it solves, "longest n solved": longest_solved_n up to n_max}.
+    """
+    x, y, pad_id = anbn_forced_batch(val_ns, vocab)
+    return {"val loss": model.loss(x, y, ignore_index=pad_id)[0],
+            "val solved": sum(anbn_solved(model, n, vocab) for n in val_ns),
+            "longest n solved": longest_solved_n(model, n_max, vocab)}

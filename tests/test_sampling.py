@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from course_lib import metrics
-from course_lib.data import Vocabulary
+from course_lib.data import Vocabulary, anbn_forced_batch
 from course_lib.models import LanguageModel
 from course_lib.sampling import sample, sample_next, softmax_with_temperature, top_k_filter
 
@@ -90,3 +90,12 @@ def test_anbn_predictions_spell_the_forced_guesses():
 
     assert metrics.anbn_predictions(Oracle(), 4) == "bbbE"
     assert metrics.anbn_solved(Oracle(), 4)
+
+
+def test_anbn_report_scores_longer_sentences():
+    model = LanguageModel(4, 4, cell="lstm", seed=0)
+    report = metrics.anbn_report(model, val_ns=[3, 4], n_max=5)
+    x, y, pad = anbn_forced_batch([3, 4])
+    assert report["val loss"] == pytest.approx(model.loss(x, y, ignore_index=pad)[0])
+    assert report["val solved"] == metrics.anbn_solved(model, 3) + metrics.anbn_solved(model, 4)
+    assert report["longest n solved"] == metrics.longest_solved_n(model, 5)
