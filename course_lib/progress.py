@@ -121,6 +121,11 @@ class ProgressBar:
         return min(self.n / self.total, 1.0)
 
 
+def optional_bar(total, label, enabled=True, file=None):
+    """A ProgressBar for a loop of `total` steps, or None when disabled or empty."""
+    return ProgressBar(total, label=label, file=file) if enabled and total else None
+
+
 def progress(iterable, label="", total=None, file=None):
     """Yield the items of `iterable` while a ProgressBar counts them."""
     if total is None and hasattr(iterable, "__len__"):

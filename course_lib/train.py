@@ -13,6 +13,7 @@ import numpy as np
 
 from . import checks
 from .optim import clip_gradients
+from .progress import optional_bar
 
 
 @dataclass
@@ -78,7 +79,7 @@ def train(model, optimizer, batches, steps, clip=5.0, val_fn=None, eval_every=10
     get_batch, period = _batch_source(batches)
     history = history if history is not None else History()
     first = history.steps[-1] + 1 if history.steps else 0
-    bar = _progress_bar(steps, progress)
+    bar = optional_bar(steps, "training", enabled=progress)
     state, k = None, 0
     try:
         for k in range(steps):
@@ -123,11 +124,3 @@ def train(model, optimizer, batches, steps, clip=5.0, val_fn=None, eval_every=10
     if history.stopped_reason and verbose:
         print(f"Training ended early: {history.stopped_reason}")
     return history
-
-
-def _progress_bar(steps, progress):
-    if not progress:
-        return None
-    from .progress import ProgressBar
-
-    return ProgressBar(steps, label="training")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from course_lib import progress as progress_module
-from course_lib.progress import ProgressBar, format_info, progress
+from course_lib.progress import ProgressBar, format_info, optional_bar, progress
 
 
 class FakeTerminal(io.StringIO):
@@ -160,3 +160,10 @@ def test_in_a_kernel_the_bar_leaves_only_a_summary_line(monkeypatch, capsys):
     captured = capsys.readouterr()
     assert captured.out == "training: step 50/50  loss 0.123\n"
     assert captured.err == ""
+
+
+def test_optional_bar_is_none_when_disabled_or_empty():
+    assert optional_bar(10, "x", enabled=False) is None
+    assert optional_bar(0, "x") is None
+    with optional_bar(3, "x", file=io.StringIO()) as bar:
+        assert isinstance(bar, ProgressBar)

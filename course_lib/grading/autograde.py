@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import exercises as registry
+from ..progress import optional_bar
 from . import cells, definitions, sandbox, submissions, wire
 from .edition import course_root, hidden_tests_path
 
@@ -295,7 +296,7 @@ def _limits(workers, timeout, exercise_timeout, memory_mb):
 
 
 def _run_all(jobs, exercise_cells, hidden, limits, scratch, workers, progress):
-    bar = _progress_bar(len(jobs), progress)
+    bar = optional_bar(len(jobs), "grading notebooks", enabled=progress, file=sys.stderr)
     outcomes = [None] * len(jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=int(workers)) as pool:
         futures = {pool.submit(_grade_notebook, path, exercise_cells[stem], hidden, limits, scratch / f"job-{k}"): k
@@ -312,14 +313,6 @@ def _run_all(jobs, exercise_cells, hidden, limits, scratch, workers, progress):
     if bar:
         bar.close()
     return outcomes
-
-
-def _progress_bar(total, enabled):
-    if not enabled or total == 0:
-        return None
-    from ..progress import ProgressBar
-
-    return ProgressBar(total, label="grading notebooks", file=sys.stderr)
 
 
 # -- writing -----------------------------------------------------------------------------

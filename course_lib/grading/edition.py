@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..progress import optional_bar
 from . import cells
 
 TOP_LEVEL_FILES = ("README.md", "LICENSE", "LICENSE.md", "LICENSE.txt", "course.py",
@@ -99,7 +100,7 @@ def _write_edition(root, sources, staging, progress):
     """Fill `staging`; return the distinctive lines that must not appear in it."""
     (staging / "notebooks").mkdir()
     secrets = set()
-    bar = _progress_bar(len(sources), progress)
+    bar = optional_bar(len(sources), "releasing notebooks", enabled=progress, file=sys.stderr)
     for done, path in enumerate(sources, start=1):
         nb = cells.read_notebook(path)
         secrets.update(cells.solution_lines(nb, where=path.name))
@@ -162,11 +163,3 @@ def _strings(value):
     elif isinstance(value, dict):
         for item in value.values():
             yield from _strings(item)
-
-
-def _progress_bar(total, enabled):
-    if not enabled:
-        return None
-    from ..progress import ProgressBar
-
-    return ProgressBar(total, label="releasing notebooks", file=sys.stderr)
