@@ -113,6 +113,13 @@ def course_notebook(number):
     return found[0]
 
 
+def run_course_notebook(open_notebook, number, timeout):
+    """Open notebooks/<number>_*.ipynb with the open_notebook fixture and Run All, printing how long it took."""
+    notebook = open_notebook(course_notebook(number))
+    print(f"{number} Run All: {notebook.run_all(timeout=timeout):.1f} s")
+    return notebook
+
+
 def free_loopback_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,16 +3,14 @@ import re
 
 import pytest
 
-from labdriver import course_notebook, move_slider_and_watch
+from labdriver import move_slider_and_watch, run_course_notebook
 
 RUN_ALL_TIMEOUT = 300   # seconds; the notebook trains small RNNs while it runs
 
 
 @pytest.fixture(scope="module")
 def vanilla_rnn(open_notebook):
-    notebook = open_notebook(course_notebook("03"))
-    print(f"03 Run All: {notebook.run_all(timeout=RUN_ALL_TIMEOUT):.1f} s")
-    return notebook
+    return run_course_notebook(open_notebook, "03", RUN_ALL_TIMEOUT)
 
 
 def test_weight_scale_slider_redraws_the_gradient_norms_and_the_printed_number(vanilla_rnn):

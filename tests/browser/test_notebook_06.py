@@ -8,16 +8,14 @@ import re
 
 import pytest
 
-from labdriver import course_notebook, move_slider_and_watch
+from labdriver import course_notebook, move_slider_and_watch, run_course_notebook
 
 RUN_ALL_TIMEOUT = 400   # seconds; the notebook trains three name models and a Shakespeare LSTM
 
 
 @pytest.fixture(scope="module")
 def char_lm(open_notebook):
-    notebook = open_notebook(course_notebook("06"))
-    print(f"06 Run All: {notebook.run_all(timeout=RUN_ALL_TIMEOUT):.1f} s")
-    return notebook
+    return run_course_notebook(open_notebook, "06", RUN_ALL_TIMEOUT)
 
 
 def training_panel_variable(path):
